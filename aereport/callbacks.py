@@ -1,0 +1,76 @@
+"""Keras callbacks that report training progress: a CLI bar and a param-driven view.
+
+Both understand two extra hooks :func:`aereport.training.train` calls: ``set_plan`` (which
+epochs and how many batches each) and ``on_checkpoint`` (an epoch was saved to the run).
+
+>>> train(run, ds, epochs=8, callbacks=[ProgressBar()])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import keras
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm bar over every batch of every planned epoch, showing the loss.
+
+    >>> train(run, ds, epochs=8, callbacks=[ProgressBar()])  # doctest: +SKIP
+    """
+
+    def __init__(self, **tqdm_kwargs):
+        super().__init__()
+        self.tqdm_kwargs = tqdm_kwargs
+
+    def set_plan(self, first: int, last: int, steps: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.last = last
+        self.bar = tqdm(total=(last - first) * steps, unit="batch", dynamic_ncols=True, **self.tqdm_kwargs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar.set_description(f"epoch {epoch + 1}/{self.last}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs and batch % 25 == 0:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def on_checkpoint(self, record: dict) -> None:
+        self.bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if "loss" in k})
+        if record["epoch"] >= self.last:
+            self.bar.close()
+
+
+class ParamProgress(keras.callbacks.Callback):
+    """Write progress into a ``param.Parameterized`` target that views watch.
+
+    The target needs parameters ``progress`` (0..1 through the planned batches), ``loss``,
+    ``epoch`` and ``history`` (list of epoch records).
+
+    >>> train(run, ds, epochs=2, callbacks=[ParamProgress(state)])  # doctest: +SKIP
+    """
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+        self.first, self.total, self.steps, self.epoch_index = 0, 1, 1, 0
+
+    def set_plan(self, first: int, last: int, steps: int) -> None:
+        self.first, self.steps = first, steps
+        self.total = max(1, (last - first) * steps)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_index = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Every batch would flood the browser; ~10 updates per epoch reads as smooth.
+        if batch % max(1, self.steps // 10) and batch + 1 != self.steps:
+            return
+        done = (self.epoch_index - self.first) * self.steps + batch + 1
+        values = {"progress": min(1.0, done / self.total)}
+        if logs and "loss" in logs:
+            values["loss"] = float(logs["loss"])
+        self.target.param.update(**values)
+
+    def on_checkpoint(self, record: dict) -> None:
+        self.target.param.update(epoch=record["epoch"], loss=record["loss"],
+                                 history=list(self.target.history) + [record])

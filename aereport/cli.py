@@ -1,0 +1,278 @@
+"""The ``aereport`` command: train, compute layouts, inspect and serve runs.
+
+Every user error prints one line (``aereport: error: ...``) and exits with status 2; an
+interrupted command says how to resume.
+
+    aereport train --dataset mnist --data-dir ../shared/data/mnist --run runs/mnist --epochs 8
+    aereport serve --run runs/mnist
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ._validation import AEReportError
+
+DATASET_OPTIONS = ("data_dir", "path", "size", "color", "labels", "limit")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 218x178. Received: {text!r}") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes. Received: {text!r}")
+    return h, w
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
+    return value
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    from .data import DATASETS, DEFAULT_DATASET
+
+    g = p.add_argument_group("dataset")
+    g.add_argument("--dataset", default=DEFAULT_DATASET, choices=sorted(DATASETS),
+                   help="which dataset (default: the embedded 5,000-digit MNIST sample)")
+    g.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX .gz files or .npz")
+    g.add_argument("--path", help="image folder (dataset 'folder') or .npy/.npz file (dataset 'array')")
+    g.add_argument("--size", type=_size, help="resize folder images to HEIGHTxWIDTH, aspect kept")
+    g.add_argument("--color", choices=["gray", "rgb"], help="read folder images as gray (default) or rgb")
+    g.add_argument("--labels", help="labels: '<file> <label>' text file (folder) or .npy (array)")
+    g.add_argument("--limit", type=_positive, help="read only the first N images of a folder")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    from .model import PRESETS
+
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default="dense", choices=PRESETS,
+                   help="dense (default), seed (the tutorial's exact model) or conv (for faces)")
+    g.add_argument("--latent-dim", type=_positive, default=2)
+    g.add_argument("--n-layers", type=_positive, default=2)
+    g.add_argument("--n-units", type=_positive)
+    g.add_argument("--batch-size", type=_positive)
+    g.add_argument("--learning-rate", type=float)
+    g.add_argument("--seed", type=_non_negative, default=0)
+
+
+def _dataset_spec(args) -> dict:
+    options = {k: getattr(args, k) for k in DATASET_OPTIONS if getattr(args, k, None) is not None}
+    for key in ("data_dir", "path", "labels"):
+        if key in options:
+            options[key] = str(Path(options[key]).expanduser().resolve())
+    if "size" in options:
+        options["size"] = list(options["size"])
+    return {"name": args.dataset, "options": options}
+
+
+def _load(spec: dict):
+    from .data import load_dataset
+
+    options = dict(spec.get("options", {}))
+    if spec["name"] in ("folder", "array") and "path" not in options:
+        raise AEReportError(f"dataset {spec['name']!r} needs --path")
+    if "size" in options:
+        options["size"] = tuple(options["size"])
+    return load_dataset(spec["name"], **options)
+
+
+def _training_config(args, spec: dict):
+    from .training import TrainingConfig
+
+    return TrainingConfig(preset=args.preset, latent_dim=args.latent_dim, n_layers=args.n_layers,
+                          n_units=args.n_units, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                          seed=args.seed, dataset=spec)
+
+
+def _check_writable(run_dir: Path) -> None:
+    parent = run_dir if run_dir.exists() else next((p for p in run_dir.parents if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK):
+        raise AEReportError(f"--run {run_dir}: cannot write there (no permission on {parent})")
+
+
+def cmd_train(args) -> None:
+    from .callbacks import ProgressBar
+    from .state import dataset_for
+    from .store import Run
+    from .training import load_or_build, new_run, train
+
+    run_dir = Path(args.run).expanduser()
+    _check_writable(run_dir)
+    if Run.exists(run_dir):
+        run = Run(run_dir)
+        dataset = dataset_for(run)
+        print(f"resuming {run_dir} after epoch {run.epochs_done}", file=sys.stderr)
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise AEReportError(f"--run {run_dir}: folder exists and is not a run; choose an empty or new folder")
+        spec = _dataset_spec(args)
+        config = _training_config(args, spec)
+        dataset = _load(spec)
+        run = new_run(run_dir, config, dataset)
+    ae = load_or_build(run)
+    train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
+    h = run.history
+    if h:
+        print(f"{run_dir}: {len(h)} epochs, loss {h[-1]['loss']:.5f}"
+              + (f", held-out loss {h[-1]['val_loss']:.5f}" if "val_loss" in h[-1] else ""))
+    if args.layouts:
+        _layouts(run, dataset, args.layouts.split(","))
+
+
+def _layouts(run, dataset, names) -> dict:
+    from tqdm.auto import tqdm
+
+    from .layouts import LAYOUTS
+    from .state import ensure_layouts
+    from ._validation import check_choice
+
+    names = [check_choice("layout", n.strip(), LAYOUTS) for n in names if n.strip()]
+    ae = run.load_autoencoder()
+    bar = tqdm(total=len(names), desc="layouts", unit="layout")
+    cached = run.load_layouts()
+    bar.update(sum(1 for n in names if n in cached))
+
+    def start(name):
+        bar.set_description(f"layout {name} ({len(dataset):,} points)")
+
+    out = ensure_layouts(run, dataset, ae, names, cached, on_start=start)
+    bar.n = len(names)
+    bar.set_description("layouts")
+    bar.close()
+    return out
+
+
+def cmd_layouts(args) -> None:
+    from .state import dataset_for
+    from .store import Run
+
+    run = Run(args.run)
+    out = _layouts(run, dataset_for(run), args.only.split(","))
+    for name, entry in out.items():
+        took = f" in {entry['seconds']:.1f}s" if "seconds" in entry else " (cached)"
+        print(f"{name}: {len(entry['xy']):,} points{took}")
+
+
+def cmd_info(args) -> None:
+    from .store import Run
+
+    run = Run(args.run)
+    cfg = run.config
+    h = run.history
+    print(f"run: {run.path}\ndataset: {cfg.get('dataset')}\nimages: {cfg.get('n_images')} of shape "
+          f"{cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}\n"
+          f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else ""))
+    print("layouts: " + (", ".join(run.load_layouts()) or "none"))
+
+
+def cmd_serve(args) -> None:
+    from .callbacks import ProgressBar
+    from .report import default_run_dir
+    from .state import prepare_run
+
+    run_dir = Path(args.run or default_run_dir()).expanduser()
+    if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
+        raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
+                            "also pass --allow-origin HOST[:PORT] for the address browsers will use")
+    from .store import Run
+
+    if not Run.exists(run_dir) or not Run(run_dir).has_model:
+        _check_writable(run_dir)
+        spec = _dataset_spec(args)
+        dataset = _load(spec)
+        print(f"training a new model in {run_dir}", file=sys.stderr)
+        run = prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
+    else:
+        from .state import dataset_for
+
+        run = Run(run_dir)
+        dataset = dataset_for(run)
+    _layouts(run, dataset, ["ae", "pca", "umap", "tsne"])
+    serve(run_dir, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
+
+
+def serve(run_dir, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
+    """Serve the report of ``run_dir`` until interrupted; the run is loaded before the first visitor."""
+    import panel as pn
+
+    from .report import Report, load_state
+
+    state = load_state(str(run_dir))  # warm: the first visitor pays for nothing
+    origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
+    print(f"aereport: serving {run_dir} at http://{address}:{port}/", file=sys.stderr)
+    pn.serve({"/": lambda: Report(state=state)}, port=port, address=address, websocket_origin=origins,
+             show=show, title="aereport", print_url=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aereport", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a new run or resume one")
+    p.add_argument("--run", required=True, help="run directory (created, or resumed if it exists)")
+    p.add_argument("--epochs", type=_non_negative, default=8, help="epochs to add (default 8)")
+    p.add_argument("--layouts", default="", help="also compute these layouts, e.g. ae,pca,umap,tsne")
+    _dataset_args(p)
+    _model_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("layouts", help="compute and cache 2-D layouts of a run's dataset")
+    p.add_argument("--run", required=True)
+    p.add_argument("--only", default="ae,pca,umap,tsne", help="comma-separated layouts")
+    p.set_defaults(func=cmd_layouts)
+
+    p = sub.add_parser("info", help="describe a run")
+    p.add_argument("--run", required=True)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
+    p.add_argument("--run", help="run directory (default: the embedded sample's run in ~/.cache/aereport)")
+    p.add_argument("--epochs", type=_positive, default=20, help="epochs for a new run (default 20)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback only)")
+    p.add_argument("--allow-origin", action="append", help="origin allowed to connect (needed off loopback)")
+    p.add_argument("--show", action="store_true", help="open a browser tab")
+    _dataset_args(p)
+    _model_args(p)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except AEReportError as exc:
+        print(f"aereport: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\naereport: interrupted; finished epochs are saved — run the same command to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""2-D layouts of a whole dataset, as interchangeable estimators.
+
+Each layout has the scikit-learn shape: ``__init__`` stores parameters, ``fit_transform(X)``
+validates and computes, and the result is kept as ``embedding_`` (n, 2). Views know only that.
+
+>>> import numpy as np
+>>> PCALayout().fit_transform(np.random.default_rng(0).random((100, 8, 8))).shape
+(100, 2)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ._validation import AEReportError, check_choice, check_positive_int
+
+# umap and pynndescent compile with numba on first use (12–50 s); a persistent cache makes
+# that a one-time cost per machine instead of per process.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "aereport" / "numba"))
+
+LAYOUTS = ("ae", "umap", "tsne", "pca")
+LAYOUT_TITLES = {"ae": "Autoencoder latent", "umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+
+
+def _flat(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim < 2 or len(X) < 2:
+        raise AEReportError(f"a layout needs at least 2 samples as an (n, ...) array. Received: shape={X.shape}")
+    return X.reshape(len(X), -1)
+
+
+def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    k = min(n_components, X.shape[1], len(X))
+    return PCA(k, random_state=seed).fit_transform(X).astype(np.float32)
+
+
+class PCALayout:
+    """The first two principal components of the flattened pixels.
+
+    >>> PCALayout().fit_transform(np.eye(5)).shape
+    (5, 2)
+    """
+
+    name = "pca"
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit_transform(self, X) -> np.ndarray:
+        X = _flat(X)
+        self.embedding_ = _pca(X, 2, self.random_state)
+        if self.embedding_.shape[1] < 2:  # a 1-pixel dataset still gets a plane
+            self.embedding_ = np.column_stack([self.embedding_[:, 0], np.zeros(len(X), np.float32)])
+        return self.embedding_
+
+    def cache_key(self, n: int) -> str:
+        return f"pca:n={n}:seed={self.random_state}"
+
+
+class LatentLayout:
+    """The encoder's latent codes; a latent space wider than 2 is shown through its PCA.
+
+    >>> from aereport.model import build_autoencoder
+    >>> LatentLayout(build_autoencoder((4, 4)).encoder).fit_transform(np.zeros((3, 4, 4))).shape
+    (3, 2)
+    """
+
+    name = "ae"
+
+    def __init__(self, encoder, version: str = ""):
+        self.encoder = encoder
+        self.version = version
+
+    def fit_transform(self, X) -> np.ndarray:
+        from .model import encode
+
+        z = encode(self.encoder, np.asarray(X, np.float32))
+        self.embedding_ = z if z.shape[1] == 2 else PCALayout().fit_transform(z) if z.shape[1] > 2 \
+            else np.column_stack([z[:, 0], np.zeros(len(z), np.float32)])
+        return self.embedding_
+
+    def cache_key(self, n: int) -> str:
+        return f"ae:n={n}:model={self.version}"
+
+
+class UMAPLayout:
+    """umap-learn's UMAP over the first ``pca`` principal components (0: raw pixels).
+
+    >>> UMAPLayout(n_neighbors=5).fit_transform(np.random.rand(50, 16)).shape  # doctest: +SKIP
+    (50, 2)
+    """
+
+    name = "umap"
+
+    def __init__(self, n_neighbors: int = 15, min_dist: float = 0.1, pca: int = 50, random_state: int = 0):
+        self.n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+        self.min_dist = float(min_dist)
+        self.pca = pca
+        self.random_state = random_state
+
+    def fit_transform(self, X) -> np.ndarray:
+        import umap
+
+        X = _flat(X)
+        if self.pca:
+            X = _pca(X, self.pca, self.random_state)
+        reducer = umap.UMAP(n_neighbors=min(self.n_neighbors, len(X) - 1), min_dist=self.min_dist,
+                            random_state=self.random_state, n_jobs=1)
+        self.embedding_ = reducer.fit_transform(X).astype(np.float32)
+        return self.embedding_
+
+    def cache_key(self, n: int) -> str:
+        return f"umap:n={n}:k={self.n_neighbors}:d={self.min_dist}:pca={self.pca}:seed={self.random_state}"
+
+
+class TSNELayout:
+    """t-SNE by openTSNE (FFT-accelerated gradients) over the first ``pca`` principal components.
+
+    openTSNE was chosen over scikit-learn's ``TSNE`` by measurement; see BENCHMARKS.md.
+
+    >>> TSNELayout(perplexity=5).fit_transform(np.random.rand(60, 16)).shape  # doctest: +SKIP
+    (60, 2)
+    """
+
+    name = "tsne"
+
+    def __init__(self, perplexity: float = 30.0, pca: int = 50, random_state: int = 0):
+        self.perplexity = float(perplexity)
+        self.pca = pca
+        self.random_state = random_state
+
+    def fit_transform(self, X) -> np.ndarray:
+        from openTSNE import TSNE
+
+        X = _flat(X)
+        if self.pca:
+            X = _pca(X, self.pca, self.random_state)
+        perplexity = min(self.perplexity, (len(X) - 1) / 3)
+        tsne = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=self.random_state,
+                    verbose=False)
+        self.embedding_ = np.asarray(tsne.fit(X), dtype=np.float32)
+        return self.embedding_
+
+    def cache_key(self, n: int) -> str:
+        return f"tsne:n={n}:perplexity={self.perplexity}:pca={self.pca}:seed={self.random_state}"
+
+
+def make_layout(name: str, encoder=None, model_version: str = ""):
+    """The layout estimator called ``name`` ('ae', 'umap', 'tsne' or 'pca') with default parameters.
+
+    >>> make_layout("pca").name
+    'pca'
+    """
+    check_choice("layout", name, LAYOUTS)
+    if name == "ae":
+        if encoder is None:
+            raise AEReportError("layout 'ae' needs the trained encoder. Received: encoder=None")
+        return LatentLayout(encoder, model_version)
+    return {"umap": UMAPLayout, "tsne": TSNELayout, "pca": PCALayout}[name]()
+
+
+def compute_layouts(images: np.ndarray, names: Iterable[str] = LAYOUTS, *, encoder=None,
+                    model_version: str = "", cache: dict | None = None,
+                    on_done: Callable[[str, dict], None] | None = None,
+                    on_start: Callable[[str], None] | None = None) -> dict[str, dict]:
+    """Compute (or take from ``cache``) each named layout of ``images``.
+
+    Parameters
+    ----------
+    images : (n, ...) array of the whole dataset
+    names : which layouts, from ``LAYOUTS``
+    encoder : the trained encoder, needed for 'ae'
+    model_version : identifies the encoder's weights, so a retrained model invalidates 'ae'
+    cache : ``{name: {"xy", "key"}}`` from an earlier call (a run's ``load_layouts()``)
+    on_start, on_done : called around each layout that is computed (for progress and saving)
+
+    Returns ``{name: {"xy": (n, 2) float32, "key": str, "seconds": float}}``.
+
+    >>> compute_layouts(np.random.rand(20, 4, 4), ["pca"])["pca"]["xy"].shape
+    (20, 2)
+    """
+    cache = dict(cache or {})
+    out = {}
+    for name in names:
+        layout = make_layout(name, encoder, model_version)
+        key = layout.cache_key(len(images))
+        if name in cache and cache[name].get("key") == key and len(cache[name]["xy"]) == len(images):
+            out[name] = cache[name]
+            continue
+        if on_start:
+            on_start(name)
+        start = time.perf_counter()
+        xy = layout.fit_transform(images)
+        out[name] = {"xy": xy, "key": key, "seconds": time.perf_counter() - start}
+        if on_done:
+            on_done(name, out[name])
+    return out
+
+
+def model_version(ae) -> str:
+    """A short fingerprint of a model's weights (changes whenever training changes them).
+
+    >>> from aereport.model import build_autoencoder
+    >>> len(model_version(build_autoencoder((4, 4))))
+    12
+    """
+    h = hashlib.sha1()
+    for w in ae.encoder.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:12]
+
+
+def describe(layouts: dict[str, dict]) -> str:
+    """One line per layout with its cache key, for ``aereport info``."""
+    return json.dumps({k: v["key"] for k, v in layouts.items()}, indent=1)

@@ -1,0 +1,232 @@
+"""Keras 3 autoencoders: named presets of an encoder, a decoder and the stacked model.
+
+Functional models only, each named (``encoder``, ``decoder``, ``autoencoder``) so a saved run
+can be taken apart again. Nothing here imports a UI library.
+
+>>> ae = build_autoencoder((28, 28), preset="dense")
+>>> ae.encoder.output_shape, ae.decoder.output_shape
+((None, 2), (None, 28, 28))
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+
+from ._validation import AEReportError, check_choice, check_positive_int
+
+PRESETS = ("dense", "seed", "conv")
+DEFAULT_PRESET = "dense"
+
+
+@dataclasses.dataclass(frozen=True)
+class Autoencoder:
+    """The three models of an autoencoder; ``model`` is ``decoder(encoder(x))``, compiled."""
+
+    encoder: "keras.Model"  # noqa: F821
+    decoder: "keras.Model"  # noqa: F821
+    model: "keras.Model"  # noqa: F821
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.encoder.output_shape[-1])
+
+    @property
+    def img_shape(self) -> tuple[int, ...]:
+        return tuple(self.encoder.input_shape[1:])
+
+    @classmethod
+    def from_model(cls, model) -> "Autoencoder":
+        """Take a stacked model (as saved in a run) apart into encoder and decoder."""
+        return cls(model.get_layer("encoder"), model.get_layer("decoder"), model)
+
+
+def _dense_coders(img_shape, latent_dim, n_layers, n_units, activation, output_activation):
+    import keras
+    from keras import layers
+
+    pixels = math.prod(img_shape)
+    x = inputs = keras.Input(img_shape, name="image")
+    x = layers.Flatten()(x)
+    for _ in range(n_layers):
+        x = layers.Dense(n_units, activation=activation)(x)
+    z = layers.Dense(latent_dim, name="latent")(x)
+    encoder = keras.Model(inputs, z, name="encoder")
+
+    x = z_in = keras.Input((latent_dim,), name="z")
+    for _ in range(n_layers):
+        x = layers.Dense(n_units, activation=activation)(x)
+    x = layers.Dense(pixels, activation=output_activation)(x)
+    decoder = keras.Model(z_in, layers.Reshape(img_shape)(x), name="decoder")
+    return encoder, decoder
+
+
+def _conv_coders(img_shape, latent_dim, n_layers, n_units):
+    """Strided convolutions down, transposed convolutions up, cropped back to ``img_shape``.
+
+    ``n_layers`` conv blocks halve the resolution each; ``n_units`` is the widest block's
+    filter count and the size of the dense layer before the latent code.
+    """
+    import keras
+    from keras import layers
+
+    h, w = img_shape[:2]
+    channels = img_shape[2] if len(img_shape) == 3 else 1
+    filters = [max(8, n_units // 2 ** (n_layers - 1 - i)) for i in range(n_layers)]
+
+    x = inputs = keras.Input(img_shape, name="image")
+    if len(img_shape) == 2:
+        x = layers.Reshape((h, w, 1))(x)
+    for f in filters:
+        x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(n_units, activation="relu")(x)
+    encoder = keras.Model(inputs, layers.Dense(latent_dim, name="latent")(x), name="encoder")
+
+    # Each stride-2 "same" conv maps n -> ceil(n / 2); the decoder grows back past the
+    # original size and crops the excess, so any H×W works.
+    sh, sw = h, w
+    for _ in filters:
+        sh, sw = -(-sh // 2), -(-sw // 2)
+    x = z_in = keras.Input((latent_dim,), name="z")
+    x = layers.Dense(n_units, activation="relu")(x)
+    x = layers.Dense(sh * sw * filters[-1], activation="relu")(x)
+    x = layers.Reshape((sh, sw, filters[-1]))(x)
+    for f in reversed(filters[:-1]):
+        x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="sigmoid")(x)
+    dh, dw = sh * 2 ** len(filters) - h, sw * 2 ** len(filters) - w
+    if dh or dw:
+        x = layers.Cropping2D(((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))(x)
+    if len(img_shape) == 2:
+        x = layers.Reshape((h, w))(x)
+    return encoder, keras.Model(z_in, x, name="decoder")
+
+
+def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, latent_dim: int = 2,
+                      n_layers: int = 2, n_units: int | None = None,
+                      learning_rate: float | None = None) -> Autoencoder:
+    """Build and compile an autoencoder.
+
+    Parameters
+    ----------
+    img_shape : (H, W) or (H, W, 3)
+    preset : ``"seed"`` reproduces the tutorial exactly (Dense layers with no activation,
+        linear output); ``"dense"`` (default) uses ReLU hidden layers and a sigmoid output;
+        ``"conv"`` is convolutional, for larger images such as faces
+    latent_dim : size of the code; 2 puts the latent space on a plane
+    n_layers : hidden layers (dense) or conv blocks (conv) on each side
+    n_units : units per hidden layer (default 128 for seed/conv, 256 for dense)
+    learning_rate : Adam's learning rate (default: Keras's 1e-3)
+
+    >>> build_autoencoder((28, 28), preset="seed").model.count_params()
+    235924
+    """
+    import keras
+
+    check_choice("preset", preset, PRESETS)
+    latent_dim = check_positive_int("latent_dim", latent_dim)
+    n_layers = check_positive_int("n_layers", n_layers)
+    n_units = check_positive_int("n_units", n_units if n_units is not None else default_units(preset))
+    img_shape = tuple(int(s) for s in img_shape)
+    if len(img_shape) not in (2, 3) or min(img_shape) < 1:
+        raise AEReportError(f"img_shape must be (height, width) or (height, width, channels). "
+                            f"Received: img_shape={img_shape!r}")
+
+    if preset == "seed":
+        encoder, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, None, None)
+    elif preset == "dense":
+        encoder, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, "relu", "sigmoid")
+    else:
+        encoder, decoder = _conv_coders(img_shape, latent_dim, n_layers, n_units)
+
+    x = keras.Input(img_shape, name="image")
+    model = keras.Model(x, decoder(encoder(x)), name="autoencoder")
+    optimizer = keras.optimizers.Adam(learning_rate if learning_rate is not None else 1e-3)
+    model.compile(loss="mse", optimizer=optimizer)
+    return Autoencoder(encoder, decoder, model)
+
+
+def default_units(preset: str) -> int:
+    """Hidden-layer width a preset uses when ``n_units`` is not given."""
+    return 256 if preset == "dense" else 128
+
+
+def default_batch_size(preset: str) -> int:
+    """The seed trained with ``batch_size=64``; the other presets use larger batches (faster)."""
+    return 64 if preset == "seed" else 256
+
+
+def encode(encoder, images: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Latent codes of ``images`` (N, ...) as float32 (N, latent_dim), in batches.
+
+    >>> encode(build_autoencoder((4, 4)).encoder, np.zeros((3, 4, 4))).shape
+    (3, 2)
+    """
+    out = [np.asarray(encoder(images[i:i + batch_size], training=False))
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def reconstruct(model, images: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """The autoencoder's output for ``images``, same shape.
+
+    >>> reconstruct(build_autoencoder((4, 4)).model, np.zeros((1, 4, 4))).shape
+    (1, 4, 4)
+    """
+    return np.concatenate([np.asarray(model(images[i:i + batch_size], training=False))
+                           for i in range(0, len(images), batch_size)])
+
+
+def mse(model, images: np.ndarray) -> float:
+    """Mean squared reconstruction error over ``images``.
+
+    >>> round(mse(build_autoencoder((2, 2)).model, np.zeros((1, 2, 2))), 3) >= 0
+    True
+    """
+    return float(np.mean((reconstruct(model, images) - images) ** 2))
+
+
+def decode_at(decoder, x: float, y: float) -> np.ndarray:
+    """The decoder's image for the latent point ``(x, y)``; shape ``img_shape``, float32.
+
+    Calls the model directly: ``predict`` costs tens of milliseconds per call in setup.
+
+    >>> decode_at(build_autoencoder((28, 28)).decoder, 10, 50).shape
+    (28, 28)
+    """
+    z = np.array([[x, y]], dtype=np.float32)
+    if not np.all(np.isfinite(z)):
+        raise AEReportError(f"latent position must be finite. Received: x={x!r}, y={y!r}")
+    if decoder.input_shape[-1] != 2:
+        raise AEReportError(
+            f"decode_at needs a decoder with a 2-D latent input. Received: latent_dim={decoder.input_shape[-1]}")
+    return np.asarray(decoder(z, training=False))[0]
+
+
+def architecture(ae: Autoencoder) -> list[dict]:
+    """The layers of ``ae`` in order, for diagrams: ``[{"name", "kind", "units", "part"}, ...]``.
+
+    ``units`` is the layer's output size (neurons for Dense, values for other layers).
+
+    >>> [l["units"] for l in architecture(build_autoencoder((28, 28), preset="seed"))]
+    [784, 128, 128, 2, 128, 128, 784]
+    """
+    rows = [{"name": "input", "kind": "Input", "units": math.prod(ae.img_shape), "part": "input"}]
+    for part, model in (("encoder", ae.encoder), ("decoder", ae.decoder)):
+        for layer in model.layers:
+            kind = type(layer).__name__
+            if kind in ("InputLayer", "Flatten", "Reshape", "Cropping2D"):
+                continue
+            shape = layer.output.shape[1:]
+            act = getattr(layer, "activation", None)
+            rows.append({"name": layer.name, "kind": kind, "units": math.prod(shape),
+                         "shape": tuple(shape), "part": part,
+                         "activation": getattr(act, "__name__", None)})
+    rows[-1]["part"] = "output"
+    return rows
+
+
+Progress = Callable[[dict], None]

@@ -1,0 +1,197 @@
+"""The run directory: one folder per trained model, the single source of truth on disk.
+
+::
+
+    config.json      what was trained on what (dataset spec, preset, sizes, seed)
+    autoencoder.keras the stacked model with its optimizer state (the resume checkpoint)
+    encoder.keras, decoder.keras   the two halves, for users and exporters
+    history.json     one record per finished epoch: loss, val_loss, seconds
+    layouts.parquet  x, y per layout for every image, plus label and index
+
+Every file is written to a temporary name in the same folder and renamed into place, so a
+crash never leaves a half-written artifact under a real name.
+
+>>> run = Run.create("runs/demo", {"preset": "dense"})  # doctest: +SKIP
+>>> run.config["preset"]                                   # doctest: +SKIP
+'dense'
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ._validation import AEReportError
+
+CONFIG, HISTORY, LAYOUTS = "config.json", "history.json", "layouts.parquet"
+MODEL, ENCODER, DECODER = "autoencoder.keras", "encoder.keras", "decoder.keras"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    >>> with atomic_path("out.json") as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("{}")
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as JSON atomically.
+
+    >>> write_json("history.json", [])  # doctest: +SKIP
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (tuple, np.ndarray)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class Run:
+    """A run directory on disk. Create it with :meth:`create`, open it with ``Run(path)``.
+
+    >>> Run("runs/mnist").history  # doctest: +SKIP
+    [{'epoch': 1, 'loss': 0.05, ...}]
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser()
+        if not (self.path / CONFIG).is_file():
+            raise AEReportError(f"{self.path}: not a run directory (no {CONFIG}); create one with "
+                                "`aereport train`")
+        self.config = self._read_json(CONFIG, dict)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, config: dict, *, exist_ok: bool = False) -> "Run":
+        """Make a new run directory holding ``config``; refuses to overwrite another run."""
+        path = Path(path).expanduser()
+        if (path / CONFIG).exists() and not exist_ok:
+            raise AEReportError(f"{path}: a run already exists there; resume it with "
+                                "`aereport train --run` or choose a new folder")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            write_json(path / CONFIG, config)
+        except OSError as exc:
+            raise AEReportError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+        return cls(path)
+
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        return (Path(path).expanduser() / CONFIG).is_file()
+
+    def _read_json(self, name: str, kind: type):
+        p = self.path / name
+        try:
+            obj = json.loads(p.read_text())
+        except FileNotFoundError:
+            return kind()
+        except (OSError, ValueError) as exc:
+            raise AEReportError(f"{p}: corrupt JSON ({exc}); delete the file or the run") from None
+        if not isinstance(obj, kind):
+            raise AEReportError(f"{p}: expected a JSON {kind.__name__}. Received: {type(obj).__name__}")
+        return obj
+
+    # --- training state ---------------------------------------------------------------
+    @property
+    def history(self) -> list[dict]:
+        return self._read_json(HISTORY, list)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def save_epoch(self, ae, history: list[dict]) -> None:
+        """Checkpoint after an epoch: models first, then the history that says they exist."""
+        self._save_model(ae.model, MODEL)
+        self._save_model(ae.encoder, ENCODER)
+        self._save_model(ae.decoder, DECODER)
+        write_json(self.path / HISTORY, history)
+
+    def _save_model(self, model, name: str) -> None:
+        with atomic_path(self.path / name, suffix=".keras") as tmp:
+            model.save(tmp)
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / MODEL).is_file()
+
+    def load_autoencoder(self):
+        """The stacked model (compiled, with optimizer state) taken apart; safe mode on."""
+        import keras
+
+        from .model import Autoencoder
+
+        p = self.path / MODEL
+        if not p.is_file():
+            raise AEReportError(f"{self.path}: no trained model yet ({MODEL} missing); run `aereport train`")
+        try:
+            model = keras.models.load_model(p, safe_mode=True)
+        except Exception as exc:  # Keras raises many types for bad archives; report one line
+            raise AEReportError(f"{p}: cannot load the model ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        try:
+            return Autoencoder.from_model(model)
+        except ValueError:
+            raise AEReportError(f"{p}: expected a model with layers named 'encoder' and 'decoder'") from None
+
+    # --- layouts ------------------------------------------------------------------------
+    def load_layouts(self) -> dict[str, dict]:
+        """Cached layouts: ``{name: {"xy": (n, 2) float32, "key": str}}`` (empty if none)."""
+        import pyarrow.parquet as pq
+
+        p = self.path / LAYOUTS
+        if not p.is_file():
+            return {}
+        try:
+            table = pq.read_table(p)
+        except Exception as exc:  # pyarrow's errors for damaged files vary by version
+            raise AEReportError(f"{p}: corrupt layouts cache ({exc}); delete it to recompute") from None
+        meta = json.loads((table.schema.metadata or {}).get(b"aereport", b"{}"))
+        cols = set(table.column_names)
+        out = {}
+        for name, key in meta.get("keys", {}).items():
+            if {f"{name}_x", f"{name}_y"} <= cols:
+                xy = np.column_stack([table[f"{name}_x"].to_numpy(), table[f"{name}_y"].to_numpy()])
+                out[name] = {"xy": xy.astype(np.float32), "key": key}
+        return out
+
+    def save_layouts(self, layouts: dict[str, dict], labels: np.ndarray | None) -> None:
+        """Write every layout into one parquet file (atomically)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n = len(next(iter(layouts.values()))["xy"])
+        cols = {"index": pa.array(np.arange(n, dtype=np.int64))}
+        if labels is not None:
+            cols["label"] = pa.array(np.asarray(labels, np.int64))
+        for name, entry in layouts.items():
+            cols[f"{name}_x"] = pa.array(entry["xy"][:, 0].astype(np.float32))
+            cols[f"{name}_y"] = pa.array(entry["xy"][:, 1].astype(np.float32))
+        meta = {"keys": {name: e["key"] for name, e in layouts.items()}}
+        table = pa.table(cols).replace_schema_metadata({"aereport": json.dumps(meta)})
+        with atomic_path(self.path / LAYOUTS) as tmp:
+            pq.write_table(table, tmp)

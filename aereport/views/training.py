@@ -1,0 +1,127 @@
+"""The Training tab: the architecture diagram, Train! and Sample!, epochs, loss and the loss curve."""
+from __future__ import annotations
+
+import functools
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from .._validation import AEReportError
+from ..state import ReportState, Status
+from ._elements import image
+
+PART_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "decoder": "#2ca02c", "output": "#7f7f7f"}
+MAX_NODES = 8
+
+
+def architecture_diagram(layers: list[dict]) -> hv.Overlay:
+    """The network as columns of neurons joined by weights, labelled with layer kind and size.
+
+    Wide layers show ``MAX_NODES`` neurons with a gap, as the seed's figure did.
+
+    >>> architecture_diagram(state.architecture)  # doctest: +SKIP
+    """
+    nodes, edges, labels = [], [], []
+    previous = None
+    for i, layer in enumerate(layers):
+        n = min(layer["units"], MAX_NODES)
+        ys = np.linspace(-(n - 1) / 2, (n - 1) / 2, n) if n > 1 else np.zeros(1)
+        if layer["units"] > MAX_NODES:
+            ys = ys + np.sign(ys) * 0.5  # the gap stands for the neurons not drawn
+        part = "latent" if layer["name"] == "latent" else layer["part"]
+        color = "#ff7f0e" if part == "latent" else PART_COLORS[part]
+        nodes += [(i, y, color) for y in ys]
+        if previous is not None:
+            edges += [(i - 1, y0, i, y1) for y0 in previous for y1 in ys]
+        previous = ys
+        title = "latent" if part == "latent" else layer["kind"].replace("Conv2DTranspose", "ConvT")
+        labels.append((i, -MAX_NODES / 2 - 1.2, f"{title}\n{layer['units']:,}"))
+    return (hv.Segments(edges).opts(color="#bbbbbb", line_width=0.4, line_alpha=0.6)
+            * hv.Points(nodes, vdims="color").opts(color="color", size=11, line_color="white")
+            * hv.Labels(labels).opts(text_font_size="9pt", text_color="#333333")).opts(
+        hv.opts.Overlay(xaxis=None, yaxis=None, toolbar=None, show_frame=False, responsive=True,
+                        height=320, title="Architecture", ylim=(-MAX_NODES / 2 - 2.2, MAX_NODES / 2 + 1),
+                        default_tools=[]))
+
+
+def loss_curve(history: list[dict]) -> hv.Overlay:
+    """Training (and held-out) loss per epoch."""
+    epochs = [r["epoch"] for r in history]
+    curves = [hv.Curve((epochs, [r["loss"] for r in history]), "epoch", "loss", label="train")]
+    if history and "val_loss" in history[0]:
+        curves.append(hv.Curve((epochs, [r.get("val_loss", np.nan) for r in history]), "epoch", "loss",
+                               label="held-out"))
+    return hv.Overlay(curves).opts(hv.opts.Curve(line_width=2, tools=["hover"]),
+                                   hv.opts.Overlay(responsive=True, height=260, title="Loss (MSE)",
+                                                   legend_position="top_right", framewise=True))
+
+
+class TrainingView(pn.viewable.Viewer):
+    """Train the shared model further and watch it learn; sample an input beside its reconstruction.
+
+    >>> TrainingView(state=state, status=Status())  # doctest: +SKIP
+    """
+
+    epochs = param.Integer(default=1, bounds=(1, 100), doc="Epochs to run per click of Train")
+    sample_seed = param.Integer(default=0, bounds=(0, None), doc="Which random sample Sample shows")
+    state = param.ClassSelector(class_=ReportState, constant=True, doc="The run being shown")
+    status = param.ClassSelector(class_=Status, constant=True,
+                                 doc="This session's copy of the training status")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._train_button = pn.widgets.Button(name="Train !", button_type="primary")
+        self._train_button.on_click(self._train)
+        self._sample_button = pn.widgets.Button(name="Sample !", button_type="success")
+        self._sample_button.on_click(lambda event: setattr(self, "sample_seed", self.sample_seed + 1))
+        self._message = pn.pane.Alert("", alert_type="danger", visible=False)
+
+    def _train(self, event=None):
+        try:
+            self.state.train_async(self.epochs)
+        except AEReportError as exc:
+            self._message.param.update(object=str(exc), visible=True)
+
+    @param.depends("status.training", watch=True)
+    def _lock_button(self):
+        self._train_button.param.update(disabled=self.status.training,
+                                        name="Training…" if self.status.training else "Train !")
+
+    @param.depends("status.message", watch=True)
+    def _show_message(self):
+        self._message.param.update(object=self.status.message, visible=bool(self.status.message))
+
+    def _stats(self, epoch: int, loss: float | None) -> pn.pane.HTML:
+        text = "–" if loss is None else f"{loss:.5f}"
+        return pn.pane.HTML(
+            f"<div style='font-size:1.2em'>Epochs: <b class='ae-epochs'>{epoch}</b>"
+            f" &nbsp; Loss: <b class='ae-loss'>{text}</b></div>")
+
+    def _sample(self, sample_seed: int, version: str, which: int) -> hv.Element:
+        i, x, y = self.state.sample(sample_seed)
+        if which == 0:
+            label = "" if self.state.labels is None else f", label {self.state.dataset.label_text(self.state.labels[i])}"
+            return image(x, name="sample-input", title=f"Model input (#{i}{label})")
+        return image(y, name="sample-output", title="Model output")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        progress = pn.indicators.Progress(
+            value=pn.bind(lambda p: int(round(p * 100)), self.status.param.progress), max=100, width=240)
+        stats = pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss)
+        curve = hv.DynamicMap(pn.bind(loss_curve, history=self.status.param.history))
+        samples = [pn.pane.HoloViews(hv.DynamicMap(
+            functools.partial(self._sample, which=i),
+            streams=dict(sample_seed=self.param.sample_seed, version=self.status.param.version)),
+            linked_axes=False) for i in (0, 1)]
+        controls = pn.Row(self._train_button,
+                          pn.widgets.IntInput.from_param(self.param.epochs, name="epochs per click", width=130),
+                          self._sample_button, progress, stats)
+        return pn.Column(
+            controls, self._message,
+            pn.Row(pn.Column(*samples),
+                   pn.pane.HoloViews(architecture_diagram(self.state.architecture), sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            pn.pane.HoloViews(curve, sizing_mode="stretch_width", linked_axes=False),
+            sizing_mode="stretch_width")
