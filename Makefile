@@ -1,0 +1,27 @@
+# Two entry points: `make serve` (the report on the embedded MNIST sample) and `make test`.
+# Both create the virtual environment from pyproject.toml first if it is missing or stale.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: serve test chromium benchmark
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+serve: $(STAMP)
+	$(VENV)/bin/aereport serve $(ARGS)
+
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) chromium
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest $(ARGS)
+
+benchmark: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python benchmarks/foundation.py --data-dir ../shared/data/mnist

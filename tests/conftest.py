@@ -1,0 +1,117 @@
+"""Shared fixtures: real data from ../shared/data, a trained run, a served app and a browser."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+MNIST_DIR = SHARED / "mnist"
+CELEBA_DIR = SHARED / "faces" / "celeba"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def aereport(*args, check=True, **kw) -> subprocess.CompletedProcess:
+    """Run the installed CLI as a user would."""
+    exe = Path(sys.executable).with_name("aereport")
+    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aereport {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from aereport.data import load_mnist
+
+    if not MNIST_DIR.is_dir():
+        pytest.fail(f"{MNIST_DIR} is missing: the tests read MNIST from ../shared/data")
+    return load_mnist(MNIST_DIR)
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """2,000 real digits (stratified by position) for quick model and layout tests."""
+    return mnist.subset(np.arange(0, 70000, 35))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run on the embedded MNIST sample, trained and laid out through the CLI."""
+    run = tmp_path_factory.mktemp("runs") / "sample"
+    aereport("train", "--run", run, "--epochs", 3, "--layouts", "ae,pca,umap,tsne")
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(trained_run, module_tmp):
+    """`aereport serve` on a private copy of the trained run; yields (url, run_dir)."""
+    tmp_path = module_tmp
+    run = tmp_path / "served-run"
+    shutil.copytree(trained_run, run)
+    port = free_port()
+    exe = Path(sys.executable).with_name("aereport")
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen([str(exe), "serve", "--run", str(run), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError((tmp_path / "serve.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield url, run
+    proc.terminate()
+    proc.wait(20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory, request):
+    return tmp_path_factory.mktemp(request.module.__name__.split(".")[-1])
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`make test` does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records console errors and page errors in ``page.errors``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()

@@ -1,0 +1,98 @@
+"""The served report in headless Chromium, driven as a person would: load, switch, tap, train."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from aereport.model import decode_at
+from aereport.store import Run
+
+pytestmark = pytest.mark.browser
+
+# Reads named renderers' data back from the page's Bokeh document.
+READ = """(name) => {
+  for (const doc of Bokeh.documents) for (const m of doc.all_models)
+    if (m.type == 'GlyphRenderer' && m.name == name) {
+      const d = m.data_source.data, out = {};
+      for (const k of Object.keys(d)) {
+        const v = d[k][0];
+        out[k] = (v && v.length !== undefined && typeof v !== 'string') ? Array.from(v) : Array.from(d[k]);
+      }
+      if (d.image) { out.shape = d.image[0].shape; }
+      return out;
+    }
+  return null; }"""
+
+# Screen position of a fraction (fx, fy) of the plot frame holding the named renderer.
+LOCATE = """([name, fx, fy]) => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+  return [rect.left + f.x0 + f.width * fx, rect.top + f.y0 + f.height * fy]; }"""
+
+
+def wait_for(page, predicate, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        page.wait_for_timeout(200)
+    raise AssertionError("condition not met in time")
+
+
+def open_report(page, url):
+    page.goto(url)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60000)
+    wait_for(page, lambda: page.evaluate(READ, "embedding-raster"))
+
+
+def test_page_loads_without_errors_and_switches_layout(served, page):
+    url, _ = served
+    open_report(page, url)
+    before = page.evaluate(READ, "embedding-raster")
+    page.get_by_role("button", name="UMAP").click()
+    after = wait_for(page, lambda: (d := page.evaluate(READ, "embedding-raster")) and d["x"] != before["x"] and d)
+    assert after["image"] != before["image"]
+    page.get_by_role("button", name="t-SNE").click()
+    wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["x"] != after["x"])
+    assert page.errors == []
+
+
+def test_tap_decodes_exactly_what_keras_decodes(served, page):
+    url, run_dir = served
+    open_report(page, url)
+    page.get_by_text("Decoder", exact=True).first.click()
+    decoder = Run(run_dir).load_autoencoder().decoder
+    for fx, fy in [(0.3, 0.6), (0.9, 0.1)]:  # the second far from any sample
+        x, y = page.evaluate(LOCATE, ["decoder-marker", fx, fy])
+        old = page.evaluate(READ, "decoder-marker")
+        page.mouse.click(x, y)
+        marker = wait_for(page, lambda: (m := page.evaluate(READ, "decoder-marker")) and m["z0"] != old["z0"] and m)
+        tapped = (marker["z0"][0], marker["z1"][0])
+
+        def shown():
+            d = page.evaluate(READ, "decoded-image")
+            img = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
+            expected = decode_at(decoder, *tapped)
+            return bool(np.abs(img - expected).max() <= 1e-5)
+
+        wait_for(page, shown)
+    assert page.errors == []
+
+
+def test_train_button_advances_epochs_and_loss(served, page):
+    url, run_dir = served
+    open_report(page, url)
+    page.get_by_text("Training", exact=True).first.click()
+    epochs = int(wait_for(page, lambda: page.locator(".ae-epochs").text_content()))
+    loss = page.locator(".ae-loss").text_content()
+    page.get_by_role("button", name="Train !").click()
+    wait_for(page, lambda: int(page.locator(".ae-epochs").text_content()) == epochs + 1, timeout=120)
+    assert page.locator(".ae-loss").text_content() != loss
+    assert Run(run_dir).epochs_done == epochs + 1
+    page.get_by_role("button", name="Sample !").click()
+    assert page.errors == []

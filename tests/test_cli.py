@@ -1,0 +1,65 @@
+"""The `aereport` command as a user runs it: real runs, and one-line errors with no traceback."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from aereport.store import Run
+
+from .conftest import CELEBA_DIR, MNIST_DIR, aereport
+
+
+def test_trained_run_has_everything(trained_run):
+    run = Run(trained_run)
+    assert run.epochs_done == 3 and set(run.load_layouts()) == {"ae", "pca", "umap", "tsne"}
+    info = aereport("info", "--run", trained_run).stdout
+    assert "epochs: 3" in info and "layouts: ae, pca, umap, tsne" in info
+
+
+def test_train_resume_and_layouts_cache(tmp_path, mnist):
+    np.savez(tmp_path / "digits.npz", images=mnist.images[:600], labels=mnist.labels[:600])
+    run = tmp_path / "run"
+    first = aereport("train", "--run", run, "--dataset", "array", "--path", tmp_path / "digits.npz",
+                     "--epochs", 1, "--preset", "seed")
+    assert "epoch 1/1" in first.stderr  # the progress bar
+    second = aereport("train", "--run", run, "--epochs", 1)
+    assert "resuming" in second.stderr and Run(run).epochs_done == 2
+    out = aereport("layouts", "--run", run, "--only", "pca,ae").stdout
+    assert "pca: 600 points in" in out
+    assert "pca: 600 points (cached)" in aereport("layouts", "--run", run, "--only", "pca").stdout
+
+
+def test_train_faces_with_conv_preset(tmp_path):
+    run = tmp_path / "faces"
+    aereport("train", "--run", run, "--dataset", "folder", "--path", CELEBA_DIR, "--size", "48x40",
+             "--limit", 64, "--preset", "conv", "--epochs", 1)
+    assert Run(run).config["img_shape"] == [48, 40] and Run(run).has_model
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--run", "{tmp}/r", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--run", "{tmp}/r", "--epochs", "-1"], "expected an integer >= 0. Received: '-1'"),
+    (["train", "--run", "{tmp}/r", "--latent-dim", "0"], "expected a positive integer. Received: '0'"),
+    (["train", "--run", "{tmp}/r", "--dataset", "folder"], "dataset 'folder' needs --path"),
+    (["train", "--run", "{tmp}/r", "--dataset", "mnist", "--data-dir", "{tmp}/nowhere"], "does not exist"),
+    (["train", "--run", "/proc/aereport-run"], "/proc/aereport-run: cannot write"),
+    (["layouts", "--run", "{tmp}"], "not a run directory"),
+    (["layouts", "--run", "{run}", "--only", "isomap"], "layout must be one of"),
+    (["serve", "--run", "{run}", "--address", "0.0.0.0"], "also pass --allow-origin"),
+    (["train", "--run", "{tmp}/r", "--size", "big"], "expected HEIGHTxWIDTH"),
+])
+def test_cli_errors_are_one_line(tmp_path, trained_run, args, message):
+    args = [a.format(tmp=tmp_path, run=trained_run) for a in args]
+    proc = aereport(*args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()  # nothing half-made
+
+
+def test_existing_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = aereport("train", "--run", tmp_path, check=False)
+    assert proc.returncode == 2 and "folder exists and is not a run" in proc.stderr
+    assert os.listdir(tmp_path) == ["notes.txt"]

@@ -1,0 +1,70 @@
+"""The Panel components rendered in-process: what each control does to the Bokeh models it drives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bokeh.document import Document
+from bokeh.models import GlyphRenderer
+
+from aereport.model import decode_at
+from aereport.report import Report, load_state
+from aereport.views.training import architecture_diagram
+
+
+@pytest.fixture(scope="module")
+def report(trained_run):
+    import panel as pn
+
+    r = Report(state=load_state(str(trained_run)))
+    root = pn.panel(r).get_root(Document())
+    return r, root
+
+
+def renderer(root, name):
+    found = [m for m in root.select({"type": GlyphRenderer}) if m.name == name]
+    assert found, f"no renderer named {name}"
+    return found[-1]
+
+
+def test_layout_buttons_switch_the_raster(report):
+    r, root = report
+    assert r.embeddings.param.layout.objects == ["ae", "umap", "tsne", "pca"]
+    before = renderer(root, "embedding-raster").data_source.data
+    before = (np.array(before["image"][0]).copy(), before["x"][0], before["dw"][0])
+    r.embeddings.layout = "tsne"
+    after = renderer(root, "embedding-raster").data_source.data
+    xy = r.state.layouts["tsne"]
+    # the raster now spans the t-SNE layout, not the old viewport
+    assert after["x"][0] == pytest.approx(xy[:, 0].min(), rel=1e-3, abs=1e-3)
+    assert after["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-2)
+    assert not np.array_equal(np.array(after["image"][0]), before[0])
+    r.embeddings.layout = "ae"
+
+
+def test_decoder_shows_exactly_the_decoded_image(report):
+    r, root = report
+    r.decoder.param.update(x=10.0, y=50.0)  # the seed's example
+    data = renderer(root, "decoded-image").data_source.data
+    shown = np.flipud(np.asarray(data["image"][0]))  # Bokeh images are stored bottom row first
+    np.testing.assert_allclose(shown, decode_at(r.state.ae.decoder, 10.0, 50.0), atol=1e-6)
+    marker = renderer(root, "decoder-marker").data_source.data
+    assert (marker["z0"][0], marker["z1"][0]) == (10.0, 50.0)
+
+
+def test_sample_button_shows_input_and_reconstruction(report):
+    r, root = report
+    r.training.sample_seed = 5
+    i, x, y = r.state.sample(5)
+    shown = np.flipud(np.asarray(renderer(root, "sample-input").data_source.data["image"][0]))
+    np.testing.assert_allclose(shown, x, atol=1e-6)
+    out = np.flipud(np.asarray(renderer(root, "sample-output").data_source.data["image"][0]))
+    np.testing.assert_allclose(out, y, atol=1e-6)
+
+
+def test_architecture_diagram_has_a_column_per_layer(report):
+    r, _ = report
+    overlay = architecture_diagram(r.state.architecture)
+    labels = [el for el in overlay if type(el).__name__ == "Labels"][0]
+    text = list(labels.dimension_values(2))
+    assert len(text) == len(r.state.architecture) == 7
+    assert text[0] == "Input\n784" and text[3] == "latent\n2"
