@@ -156,8 +156,7 @@ def _layouts(run, dataset, names) -> dict:
     def start(name):
         bar.set_description(f"layout {name} ({len(dataset):,} points)")
 
-    out = ensure_layouts(run, dataset, ae, names, cached, on_start=start)
-    bar.n = len(names)
+    out = ensure_layouts(run, dataset, ae, names, cached, on_start=start, on_done=lambda name: bar.update(1))
     bar.set_description("layouts")
     bar.close()
     return out

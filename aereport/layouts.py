@@ -10,7 +10,6 @@ validates and computes, and the result is kept as ``embedding_`` (n, 2). Views k
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -217,7 +216,3 @@ def model_version(ae) -> str:
         h.update(np.ascontiguousarray(w).tobytes())
     return h.hexdigest()[:12]
 
-
-def describe(layouts: dict[str, dict]) -> str:
-    """One line per layout with its cache key, for ``aereport info``."""
-    return json.dumps({k: v["key"] for k, v in layouts.items()}, indent=1)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
-
 import numpy as np
 
 from ._validation import AEReportError, check_choice, check_positive_int
@@ -228,5 +226,3 @@ def architecture(ae: Autoencoder) -> list[dict]:
     rows[-1]["part"] = "output"
     return rows
 
-
-Progress = Callable[[dict], None]

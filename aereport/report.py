@@ -15,7 +15,7 @@ from pathlib import Path
 import panel as pn
 import param
 
-from .state import ReportState, Status
+from .state import ReportState, Status, ensure_default_run
 from .views.decoder import DecoderView
 from .views.embeddings import EmbeddingsView
 from .views.training import TrainingView
@@ -60,8 +60,16 @@ class Report(pn.viewable.Viewer):
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike | None = None) -> "Report":
-        """A report over the shared state of ``run_dir`` (default: :func:`default_run_dir`)."""
-        return cls(state=load_state(str(run_dir or default_run_dir())))
+        """A report over the shared state of ``run_dir``.
+
+        With no ``run_dir`` and no ``$AEREPORT_RUN``, the embedded sample's run is used, and
+        trained first if this machine has none yet.
+        """
+        if run_dir is None:
+            run_dir = default_run_dir()
+            if RUN_ENV not in os.environ:
+                ensure_default_run(run_dir)
+        return cls(state=load_state(str(run_dir)))
 
     def sync(self) -> None:
         """Copy what changed in the shared state into this session's status (on its own thread)."""

@@ -134,17 +134,34 @@ def dataset_for(run: Run) -> Dataset:
 
 
 def ensure_layouts(run: Run, dataset: Dataset, ae: Autoencoder, names, cached: dict,
-                   on_start: Callable[[str], None] | None = None) -> dict[str, dict]:
-    """Compute what ``cached`` lacks of ``names`` and save each into the run as soon as it is done."""
+                   on_start: Callable[[str], None] | None = None,
+                   on_done: Callable[[str], None] | None = None) -> dict[str, dict]:
+    """Compute what ``cached`` lacks of ``names`` and save each into the run as soon as it is done,
+    so an interrupted session keeps every layout it finished."""
     current = dict(cached)
 
     def save(name, entry):
         current[name] = entry
         run.save_layouts(current, dataset.labels)
+        if on_done:
+            on_done(name)
 
-    out = compute_layouts(dataset.images, names, encoder=ae.encoder, model_version=model_version(ae),
-                          cache=cached, on_start=on_start, on_done=save)
-    return out
+    return compute_layouts(dataset.images, names, encoder=ae.encoder, model_version=model_version(ae),
+                           cache=cached, on_start=on_start, on_done=save)
+
+
+def ensure_default_run(run_dir: str | os.PathLike, epochs: int = 20, callbacks=()) -> Run:
+    """The embedded MNIST sample's run at ``run_dir``, trained with the default preset if missing.
+
+    This is what a fresh install serves: it needs no download and no data directory.
+
+    >>> ensure_default_run("~/.cache/aereport/runs/mnist-sample")  # doctest: +SKIP
+    """
+    from .training import TrainingConfig
+
+    if Run.exists(run_dir) and Run(run_dir).has_model:
+        return Run(run_dir)
+    return prepare_run(run_dir, load_dataset(), TrainingConfig(), epochs, callbacks)
 
 
 def prepare_run(run_dir: str | os.PathLike, dataset: Dataset, config, epochs: int,

@@ -49,7 +49,7 @@ class EmbeddingsView(pn.viewable.Viewer):
             hv.opts.RGB(responsive=True, framewise=True, min_height=520, active_tools=["wheel_zoom"],
                         xlabel="", ylabel="", legend_position="right",
                         hooks=[name_renderer("embedding-raster")]))
-        buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, button_type="primary", name="")
+        buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
         return pn.Column(
             pn.Row(buttons, pn.pane.Markdown(
                 f"{len(self.state.dataset):,} images of **{self.state.dataset.name}**; scroll to zoom "

@@ -72,9 +72,9 @@ class TrainingView(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._train_button = pn.widgets.Button(name="Train !", button_type="primary")
+        self._train_button = pn.widgets.Button(label="Train !", color="primary")
         self._train_button.on_click(self._train)
-        self._sample_button = pn.widgets.Button(name="Sample !", button_type="success")
+        self._sample_button = pn.widgets.Button(label="Sample !", color="success")
         self._sample_button.on_click(lambda event: setattr(self, "sample_seed", self.sample_seed + 1))
         self._message = pn.pane.Alert("", alert_type="danger", visible=False)
 
@@ -87,7 +87,7 @@ class TrainingView(pn.viewable.Viewer):
     @param.depends("status.training", watch=True)
     def _lock_button(self):
         self._train_button.param.update(disabled=self.status.training,
-                                        name="Training…" if self.status.training else "Train !")
+                                        label="Training…" if self.status.training else "Train !")
 
     @param.depends("status.message", watch=True)
     def _show_message(self):

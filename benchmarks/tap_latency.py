@@ -1,0 +1,90 @@
+"""Tap -> decoded image latency measured inside headless Chromium against `aereport serve`.
+
+    python benchmarks/tap_latency.py --run runs/mnist70k [--taps 60]
+
+A capturing pointerdown listener stamps each tap; a requestAnimationFrame loop stamps the frame in
+which the decoded image's pixels change. Prints p50/p95 over all taps and the server's cold start.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HOOK = """() => {
+  let src = null;
+  for (const m of Bokeh.documents[0].all_models)
+    if (m.type == 'GlyphRenderer' && m.name == 'decoded-image') src = m.data_source;
+  window.__lat = [];
+  document.addEventListener('pointerdown', () => {
+    const t0 = performance.now(), old = src.data.image[0];
+    const check = () => src.data.image[0] !== old ? window.__lat.push(performance.now() - t0)
+                                                   : requestAnimationFrame(check);
+    requestAnimationFrame(check);
+  }, true);
+}"""
+FRAME = """() => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", required=True)
+    p.add_argument("--taps", type=int, default=60)
+    p.add_argument("--port", type=int, default=5077)
+    args = p.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    exe = Path(sys.executable).with_name("aereport")
+    start = time.perf_counter()
+    server = subprocess.Popen([str(exe), "serve", "--run", args.run, "--port", str(args.port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        ready = time.perf_counter() - start
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = b.new_page(viewport={"width": 1400, "height": 950})
+            t = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{args.port}/")
+            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
+            page.get_by_text("Decoder", exact=True).first.click()
+            page.wait_for_timeout(1500)
+            first_page = time.perf_counter() - t
+            page.evaluate(HOOK)
+            x0, y0, w, h = page.evaluate(FRAME)
+            rng = np.random.default_rng(0)
+            for _ in range(args.taps):
+                fx, fy = rng.uniform(0.05, 0.95, 2)
+                page.mouse.click(x0 + fx * w, y0 + fy * h)
+                page.wait_for_timeout(250)
+            lat = np.array(page.evaluate("() => window.__lat"))
+            b.close()
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"server process start to listening (cached run): {ready:.1f} s; page + Decoder tab: {first_page:.1f} s")
+    print(f"tap -> image in browser over {len(lat)} taps: p50 {np.median(lat):.1f} ms, "
+          f"p95 {np.percentile(lat, 95):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
