@@ -20,7 +20,11 @@ chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+tests/js/node_modules: tests/js/package-lock.json
+	cd tests/js && npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) chromium tests/js/node_modules
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest $(ARGS)
 
 benchmark: $(STAMP)

@@ -211,6 +211,18 @@ def cmd_serve(args) -> None:
     serve(run_dir, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 
+def cmd_export_tfjs(args) -> None:
+    from .store import Run
+    from .tfjs import save_tfjs
+
+    ae = Run(args.run).load_autoencoder()
+    out = Path(args.out_dir)
+    for name, model in (("decoder", ae.decoder), ("encoder", ae.encoder)):
+        files = save_tfjs(model, out / name)
+        size = sum(f.stat().st_size for f in files)
+        print(f"{out / name / 'model.json'}: {len(files) - 1} shard(s), {size / 1024:.0f} KiB")
+
+
 def serve(run_dir, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
     """Serve the report of ``run_dir`` until interrupted; the run is loaded before the first visitor."""
     import panel as pn
@@ -244,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a run")
     p.add_argument("--run", required=True)
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export-tfjs", help="write the run's decoder and encoder as TensorFlow.js models")
+    p.add_argument("run", help="run directory")
+    p.add_argument("out_dir", help="folder to write decoder/ and encoder/ into")
+    p.set_defaults(func=cmd_export_tfjs)
 
     p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
     p.add_argument("--run", help="run directory (default: the embedded sample's run in ~/.cache/aereport)")

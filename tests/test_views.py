@@ -12,10 +12,14 @@ from aereport.views.training import architecture_diagram
 
 
 @pytest.fixture(scope="module")
-def report(trained_run):
+def report(trained_run, module_tmp):
+    import shutil
+
     import panel as pn
 
-    r = Report(state=load_state(str(trained_run)))
+    run = module_tmp / "run"  # these tests train it further: keep the shared run untouched
+    shutil.copytree(trained_run, run)
+    r = Report(state=load_state(str(run)))
     root = pn.panel(r).get_root(Document())
     return r, root
 
@@ -68,3 +72,20 @@ def test_architecture_diagram_has_a_column_per_layer(report):
     text = list(labels.dimension_values(2))
     assert len(text) == len(r.state.architecture) == 7
     assert text[0] == "Input\n784" and text[3] == "latent\n2"
+
+
+def test_training_updates_every_tab(report):
+    r, root = report
+    r.decoder.param.update(x=1.0, y=-1.0)
+    old_plane = np.array(renderer(root, "embedding-raster").data_source.data["image"][0]).copy()
+    old_image = np.flipud(np.asarray(renderer(root, "decoded-image").data_source.data["image"][0])).copy()
+    epochs = r.status.epoch
+    r.state.train_async(1).result(timeout=300)
+    r.sync()  # what the session's periodic callback does
+    assert r.status.epoch == epochs + 1 and len(r.status.history) == epochs + 1
+    new_image = np.flipud(np.asarray(renderer(root, "decoded-image").data_source.data["image"][0]))
+    np.testing.assert_allclose(new_image, decode_at(r.state.ae.decoder, 1.0, -1.0), atol=1e-6)
+    assert np.abs(new_image - old_image).max() > 1e-4
+    new_plane = np.array(renderer(root, "embedding-raster").data_source.data["image"][0])
+    assert not np.array_equal(new_plane, old_plane)
+    np.testing.assert_allclose(r.state.layouts["ae"], r.state.run.load_layouts()["ae"]["xy"])

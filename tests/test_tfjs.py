@@ -1,0 +1,96 @@
+"""aereport.tfjs: exported models load in real TensorFlow.js (Node and Chromium) and agree with Keras."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from aereport import AEReportError
+from aereport.model import build_autoencoder, encode
+from aereport.store import Run
+from aereport.tfjs import SHARD_BYTES, save_tfjs
+
+from .conftest import aereport
+
+JS = Path(__file__).parent / "js"
+
+
+def tfjs_predict(model_dir, x) -> np.ndarray:
+    inputs = Path(model_dir) / "inputs.json"
+    inputs.write_text(json.dumps(np.asarray(x).tolist()))
+    proc = subprocess.run(["node", str(JS / "predict.mjs"), str(model_dir), str(inputs)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    return np.array(out["data"], np.float32).reshape(out["shape"])
+
+
+@pytest.mark.parametrize("preset, shape", [("seed", (28, 28)), ("dense", (28, 28)), ("conv", (218, 178)),
+                                           ("conv", (64, 52, 3))])
+def test_every_preset_matches_keras_in_node(tmp_path, mnist_small, preset, shape):
+    keras.utils.set_random_seed(1)
+    ae = build_autoencoder(shape, preset)
+    z = np.random.default_rng(0).normal(0, 4, (6, 2)).astype(np.float32)
+    save_tfjs(ae.decoder, tmp_path / "decoder")
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z), np.asarray(ae.decoder(z)), atol=1e-5)
+    images = mnist_small.images[:5] if shape == (28, 28) else np.random.default_rng(0).random((3, *shape), np.float32)
+    save_tfjs(ae.encoder, tmp_path / "encoder")
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "encoder", images), encode(ae.encoder, images), atol=1e-5)
+
+
+def test_layout_of_the_files(tmp_path):
+    ae = build_autoencoder((218, 178), "seed")  # 128×38,804 output kernel: 20 MB of weights
+    files = save_tfjs(ae.decoder, tmp_path)
+    manifest = json.loads((tmp_path / "model.json").read_text())
+    assert manifest["format"] == "layers-model" and {"modelTopology", "weightsManifest"} <= set(manifest)
+    shards = [f for f in files if f.suffix == ".bin"]
+    assert len(shards) == 5 and all(f.stat().st_size <= SHARD_BYTES for f in shards)
+    names = [w["name"] for w in manifest["weightsManifest"][0]["weights"]]
+    assert names[:2] == [f"{ae.decoder.layers[1].name}/kernel", f"{ae.decoder.layers[1].name}/bias"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for f in files)  # no temp files
+
+
+def test_unsupported_layer_is_named():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.GaussianNoise(0.1, name="noisy")(inputs))
+    with pytest.raises(AEReportError, match="does not support layer 'noisy' of type GaussianNoise"):
+        save_tfjs(model, "/nonexistent/never-written")
+
+
+def test_cli_export_and_the_seed_snippet_in_chromium(trained_run, tmp_path, browser):
+    """`aereport export-tfjs`, then the tutorial's own HTML served by an HTTP server loads the decoder."""
+    out = tmp_path / "site"
+    aereport("export-tfjs", trained_run, out)
+    assert (out / "decoder" / "model.json").is_file() and (out / "encoder" / "model.json").is_file()
+    shutil.copy(JS / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js", out)
+    (out / "index.html").write_text("""<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>
+<script src='tf.min.js'></script>
+<script>
+tf.loadLayersModel('decoder/model.json').then(function(model) {
+  var y = tf.tensor2d([[10, 50]]);
+  window.prediction = Array.from(model.predict(y).dataSync());
+});
+</script></body></html>""")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        page.wait_for_function("() => window.prediction !== undefined", timeout=60000)
+        got = np.array(page.evaluate("() => window.prediction"), np.float32)
+        page.close()
+    finally:
+        server.shutdown()
+    decoder = Run(trained_run).load_autoencoder().decoder
+    expected = np.asarray(decoder(np.array([[10, 50]], np.float32)))[0].ravel()
+    assert got.shape == (784,)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
