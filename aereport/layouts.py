@@ -41,6 +41,16 @@ def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     return PCA(k, random_state=seed).fit_transform(X).astype(np.float32)
 
 
+def _features(X, pca: int, seed: int) -> np.ndarray:
+    """Flattened pixels, reduced to ``pca`` principal components first when ``pca`` > 0.
+
+    Neighbour searches on 50 components instead of 784 pixels are several times faster and
+    lose little: the leading components hold most of the variance of image data.
+    """
+    X = _flat(X)
+    return _pca(X, pca, seed) if pca else X
+
+
 class PCALayout:
     """The first two principal components of the flattened pixels.
 
@@ -108,9 +118,7 @@ class UMAPLayout:
     def fit_transform(self, X) -> np.ndarray:
         import umap
 
-        X = _flat(X)
-        if self.pca:
-            X = _pca(X, self.pca, self.random_state)
+        X = _features(X, self.pca, self.random_state)
         reducer = umap.UMAP(n_neighbors=min(self.n_neighbors, len(X) - 1), min_dist=self.min_dist,
                             random_state=self.random_state, n_jobs=1)
         self.embedding_ = reducer.fit_transform(X).astype(np.float32)
@@ -139,9 +147,7 @@ class TSNELayout:
     def fit_transform(self, X) -> np.ndarray:
         from openTSNE import TSNE
 
-        X = _flat(X)
-        if self.pca:
-            X = _pca(X, self.pca, self.random_state)
+        X = _features(X, self.pca, self.random_state)
         perplexity = min(self.perplexity, (len(X) - 1) / 3)
         tsne = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=self.random_state,
                     verbose=False)
