@@ -223,6 +223,14 @@ def cmd_export_tfjs(args) -> None:
         print(f"{out / name / 'model.json'}: {len(files) - 1} shard(s), {size / 1024:.0f} KiB")
 
 
+def cmd_export(args) -> None:
+    from .export import export_report
+
+    target = export_report(args.run, args.out, fmt=args.format)
+    size = sum(f.stat().st_size for f in (target.parent.rglob("*") if args.format == "dir" else [target]))
+    print(f"{target}: {size / 1e6:.1f} MB")
+
+
 def serve(run_dir, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
     """Serve the report of ``run_dir`` until interrupted; the run is loaded before the first visitor."""
     import panel as pn
@@ -261,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory")
     p.add_argument("out_dir", help="folder to write decoder/ and encoder/ into")
     p.set_defaults(func=cmd_export_tfjs)
+
+    p = sub.add_parser("export", help="write the report as one offline HTML file (or a folder)")
+    p.add_argument("run", help="run directory")
+    p.add_argument("out", help="the .html file (or folder with --format dir)")
+    p.add_argument("--format", choices=["html", "dir"], default="html")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
     p.add_argument("--run", help="run directory (default: the embedded sample's run in ~/.cache/aereport)")

@@ -1,0 +1,144 @@
+"""The exported report's Bokeh document: the served tabs as far as a page with no server can go.
+
+Interactions run in the page: the layout buttons swap pre-rendered Datashader rasters, and a tap on
+the latent plane calls ``window.aereport.decode`` (``static.js``), which runs the TF.js decoder.
+Every user-provided string (dataset name, labels) is escaped before it reaches HTML.
+"""
+from __future__ import annotations
+
+import html
+
+import holoviews as hv
+import numpy as np
+from bokeh.embed import file_html
+from bokeh.layouts import column, row
+from bokeh.models import (ColumnDataSource, CustomJS, Div, Legend, LegendItem, RadioButtonGroup, Range1d,
+                          TabPanel, Tabs)
+from bokeh.plotting import figure
+from bokeh.resources import INLINE
+
+from ..export import RASTER_PX, raster
+from ..layouts import LAYOUT_TITLES
+from ..model import decode_at, reconstruct
+from ..state import ReportState
+from ._elements import categories, color_key
+from .training import architecture_diagram, loss_curve
+
+
+def _legend(fig, key: dict[str, str]) -> None:
+    items = []
+    for name, color in key.items():
+        r = fig.scatter([np.nan], [np.nan], color=color, size=8)
+        items.append(LegendItem(label=name, renderers=[r]))  # a label is data, never markup
+    if len(items) > 1:
+        fig.add_layout(Legend(items=items, click_policy="none"), "right")
+
+
+def _image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 260):
+    """A figure showing ``pixels`` (H×W gray or H×W×3) whose source the page can rewrite."""
+    h, w = pixels.shape[:2]
+    fig = figure(width=width, height=round(width * h / w), title=title, toolbar_location=None,
+                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
+    fig.axis.visible = False
+    fig.grid.visible = False
+    if pixels.ndim == 2:
+        src = ColumnDataSource({"image": [np.flipud(pixels).astype(np.float32)]})
+        r = fig.image("image", x=0, y=0, dw=w, dh=h, source=src, palette="Greys256", name=name)
+        r.glyph.color_mapper.update(low=0, high=1)  # pixels are 0..1: fix the scale, never autoscale
+    else:
+        rgba = np.dstack([np.clip(pixels, 0, 1) * 255, np.full((h, w), 255)]).astype(np.uint8)
+        src = ColumnDataSource({"image": [np.flipud(rgba).copy().view(np.uint32)[:, :, 0]]})
+        fig.image_rgba("image", x=0, y=0, dw=w, dh=h, source=src, name=name)
+    return fig, src
+
+
+def _embeddings(state: ReportState, key, names):
+    titles = [n for n in LAYOUT_TITLES if n in state.layouts]
+    fig = figure(sizing_mode="stretch_width", height=620, tools="pan,wheel_zoom,box_zoom,reset,save",
+                 active_scroll="wheel_zoom", x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                 match_aspect=False)
+    renderers, bounds = [], []
+    for i, name in enumerate(titles):
+        uri, (x0, y0, x1, y1) = raster(state.layouts[name], state.labels, key, names)
+        r = fig.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left",
+                          visible=(i == 0), name=f"raster-{name}")
+        renderers.append(r)
+        bounds.append([x0, y0, x1, y1])
+    fig.x_range.update(start=bounds[0][0], end=bounds[0][2])
+    fig.y_range.update(start=bounds[0][1], end=bounds[0][3])
+    _legend(fig, key)
+    buttons = RadioButtonGroup(labels=[LAYOUT_TITLES[n] for n in titles], active=0, name="layout-buttons")
+    buttons.js_on_change("active", CustomJS(args=dict(rs=renderers, bounds=bounds, xr=fig.x_range, yr=fig.y_range),
+                                            code="""
+        const i = cb_obj.active;
+        rs.forEach((r, j) => { r.visible = (j === i); });
+        xr.setv({start: bounds[i][0], end: bounds[i][2]});
+        yr.setv({start: bounds[i][1], end: bounds[i][3]});"""))
+    note = Div(text=f"{len(state.dataset):,} images of <b>{html.escape(state.dataset.name)}</b>, "
+                    f"rendered by Datashader at {RASTER_PX}×{RASTER_PX} px; scroll to zoom.")
+    return column(row(buttons, note), fig, sizing_mode="stretch_width")
+
+
+def _decoder(state: ReportState, key, names):
+    xy = state.layouts["ae"]
+    uri, (x0, y0, x1, y1) = raster(xy, state.labels, key, names)
+    plane = figure(sizing_mode="stretch_width", height=560, x_range=Range1d(x0, x1), y_range=Range1d(y0, y1),
+                   tools="pan,wheel_zoom,reset", active_scroll="wheel_zoom", x_axis_label="latent z0",
+                   y_axis_label="latent z1")
+    plane.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left")
+    cx, cy = (float(v) for v in np.median(xy, axis=0))
+    marker = ColumnDataSource({"x": [cx], "y": [cy]})
+    plane.scatter("x", "y", source=marker, marker="x", size=18, line_width=3, color="black", name="decoder-marker")
+    _legend(plane, key)
+    image_fig, image_src = _image_figure(decode_at(state.ae.decoder, cx, cy), "decoded-image", width=300)
+    label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
+    plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label), code="""
+        window.aereport.decode(cb_obj.x, cb_obj.y, image).then(() => {
+          marker.data = {x: [cb_obj.x], y: [cb_obj.y]};
+          label.text = `decoded at (${cb_obj.x.toPrecision(4)}, ${cb_obj.y.toPrecision(4)})`;
+        });"""))
+    text = Div(text="Tap anywhere on the plane, even where no image lies: the decoder, running in this "
+                    "page with TensorFlow.js, turns the 2-D position into an image.")
+    return column(text, row(plane, column(image_fig, label), sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
+
+
+def _training(state: ReportState, samples: int):
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(state.dataset), size=min(samples, len(state.dataset)), replace=False))
+    images = state.dataset.images[idx]
+    recon = reconstruct(state.ae.model, images)
+    grid_in = np.concatenate(list(images), axis=1)
+    grid_out = np.concatenate(list(recon), axis=1)
+    width = min(900, 110 * len(idx))
+    fig_in, _ = _image_figure(grid_in, "sample-inputs", "Model input", width=width)
+    fig_out, _ = _image_figure(grid_out, "sample-outputs", "Model output", width=width)
+    diagram = hv.render(architecture_diagram(state.architecture).opts(responsive=False, width=900), backend="bokeh")
+    curve = hv.render(loss_curve(state.history).opts(responsive=False, width=900), backend="bokeh") \
+        if state.history else Div(text="No training history.")
+    return column(diagram, fig_in, fig_out, curve)
+
+
+def _summary(state: ReportState) -> Div:
+    cfg, ds, h = state.run.config, state.dataset, state.history
+    rows = [("dataset", ds.name), ("images", f"{len(ds):,} of {'×'.join(map(str, ds.image_shape))}"),
+            ("labels", ", ".join(categories(ds)) if ds.labels is not None else "none"),
+            ("model", f"preset {cfg.get('preset')}, latent {cfg.get('latent_dim')}-D, "
+                      f"{state.ae.model.count_params():,} parameters"),
+            ("training", f"{len(h)} epochs, last loss {h[-1]['loss']:.5f}" if h else "untrained")]
+    body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+                   f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return Div(text=f"<table>{body}</table>")
+
+
+def static_report(state: ReportState, samples: int = 8) -> str:
+    """The whole report as an HTML string with Bokeh's JS and CSS inline (no TF.js yet)."""
+    key = color_key(state.dataset)
+    names = categories(state.dataset)
+    tabs = Tabs(tabs=[TabPanel(child=_embeddings(state, key, names), title="Embeddings"),
+                      TabPanel(child=_decoder(state, key, names), title="Decoder"),
+                      TabPanel(child=_training(state, samples), title="Training"),
+                      TabPanel(child=_summary(state), title="About")], sizing_mode="stretch_width")
+    title = f"aereport — {state.dataset.name}"
+    header = Div(text=f"<h2>{html.escape(title)}</h2>")
+    return file_html(column(header, tabs, sizing_mode="stretch_width"), resources=INLINE, title=title)

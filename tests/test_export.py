@@ -1,0 +1,108 @@
+"""The exported report, opened from file:// in Chromium with every network request blocked."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aereport.export import export_report
+from aereport.model import decode_at
+from aereport.store import Run
+
+from .conftest import aereport
+from .test_browser import LOCATE, READ, wait_for
+
+pytestmark = pytest.mark.browser
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, module_tmp):
+    out = module_tmp / "report.html"
+    assert export_report(trained_run, out) == out
+    return out
+
+
+def open_offline(browser, path):
+    """Open ``path`` with every request that is not file:, data: or blob: blocked and counted."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    blocked, errors, dialogs = [], [], []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && window.aereport", timeout=60000)
+    return context, page, blocked, errors, dialogs
+
+
+def test_single_file_size_and_contents(exported):
+    text = exported.read_text()
+    assert exported.stat().st_size < 8e6
+    assert "Content-Security-Policy" in text and "window.AEREPORT_DECODER = " in text
+    # nothing is linked: every script and style is inline (the offline test counts requests)
+    assert "<script src=" not in text and '<link rel="stylesheet"' not in text
+
+
+def test_offline_tap_decodes_like_keras_and_buttons_switch(exported, browser, trained_run):
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        visible = lambda: page.evaluate("""() => { const out = {};
+            for (const m of Bokeh.documents[0].all_models)
+              if (m.type == 'GlyphRenderer' && m.name && m.name.startsWith('raster-')) out[m.name] = m.visible;
+            return out; }""")
+        assert visible() == {"raster-ae": True, "raster-umap": False, "raster-tsne": False, "raster-pca": False}
+        page.get_by_role("button", name="UMAP").click()
+        wait_for(page, lambda: visible()["raster-umap"] and not visible()["raster-ae"])
+
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        decoder = Run(trained_run).load_autoencoder().decoder
+        for fx, fy in [(0.4, 0.5), (0.95, 0.05)]:
+            x, y = page.evaluate(LOCATE, ["decoder-marker", fx, fy])
+            old = page.evaluate(READ, "decoder-marker")
+            page.mouse.click(x, y)
+            marker = wait_for(page, lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+            data = page.evaluate(READ, "decoded-image")
+            shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
+            np.testing.assert_allclose(shown, decode_at(decoder, marker["x"][0], marker["y"][0]), atol=1e-5)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_labels_and_names_are_escaped(tmp_path, browser):
+    root = tmp_path / EVIL.replace("/", "")
+    for cls in (EVIL, "plain"):
+        (root / cls).mkdir(parents=True)
+        for i in range(15):
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8), np.uint8)).save(root / cls / f"{i}.png")
+    run = tmp_path / "run"
+    aereport("train", "--run", run, "--dataset", "folder", "--path", root, "--epochs", 1)
+    out = tmp_path / "evil.html"
+    aereport("export", run, out)
+    context, page, blocked, errors, dialogs = open_offline(browser, out)
+    try:
+        page.get_by_text("About", exact=True).first.click()
+        page.get_by_text(EVIL, exact=False).first.wait_for(timeout=10000)
+        page.wait_for_timeout(500)
+        assert dialogs == [] and blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_dir_format(trained_run, tmp_path):
+    target = export_report(trained_run, tmp_path / "site", fmt="dir")
+    assert target.name == "index.html"
+    assert {p.name for p in (tmp_path / "site").iterdir()} >= {"index.html", "decoder", "tf.min.js"}
+    assert (tmp_path / "site" / "decoder" / "model.json").is_file()
