@@ -44,7 +44,40 @@ def test_every_preset_matches_keras_in_node(tmp_path, mnist_small, preset, shape
     np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z), np.asarray(ae.decoder(z)), atol=1e-5)
     images = mnist_small.images[:5] if shape == (28, 28) else np.random.default_rng(0).random((3, *shape), np.float32)
     save_tfjs(ae.encoder, tmp_path / "encoder")
-    np.testing.assert_allclose(tfjs_predict(tmp_path / "encoder", images), encode(ae.encoder, images), atol=1e-5)
+    codes = encode(ae.encoder, images)
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "encoder", images), codes, atol=1e-5)
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", codes), np.asarray(ae.decoder(codes)), atol=1e-5)
+
+
+BROWSER_PREDICT = """async ([manifest, weights, x]) => {
+  const bytes = Uint8Array.from(atob(weights), (c) => c.charCodeAt(0));
+  await tf.setBackend('cpu');
+  const model = await tf.loadLayersModel(tf.io.fromMemory({modelTopology: manifest.modelTopology,
+      weightSpecs: manifest.weightsManifest[0].weights, weightData: bytes.buffer}));
+  const y = model.predict(tf.tensor(x));
+  return {shape: y.shape, data: Array.from(await y.data())}; }"""
+
+
+@pytest.mark.parametrize("preset, shape", [("seed", (28, 28)), ("dense", (28, 28)), ("conv", (64, 52, 3))])
+def test_every_preset_matches_keras_in_chromium(tmp_path, browser, mnist_small, preset, shape):
+    import base64
+
+    keras.utils.set_random_seed(2)
+    ae = build_autoencoder(shape, preset)
+    real = mnist_small.images[:4] if shape == (28, 28) else np.random.default_rng(0).random((4, *shape), np.float32)
+    page = browser.new_page()
+    page.add_script_tag(path=str(JS / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js"))
+    try:
+        for name, model, x in [("decoder", ae.decoder, encode(ae.encoder, real)),  # real images' codes
+                               ("encoder", ae.encoder, real)]:
+            files = save_tfjs(model, tmp_path / name)
+            manifest = json.loads((tmp_path / name / "model.json").read_text())
+            weights = base64.b64encode(b"".join(f.read_bytes() for f in files if f.suffix == ".bin")).decode()
+            out = page.evaluate(BROWSER_PREDICT, [manifest, weights, x.tolist()])
+            got = np.array(out["data"], np.float32).reshape(out["shape"])
+            np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5)
+    finally:
+        page.close()
 
 
 def test_layout_of_the_files(tmp_path):
