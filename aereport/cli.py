@@ -140,24 +140,24 @@ def cmd_train(args) -> None:
         _layouts(run, dataset, args.layouts.split(","))
 
 
-def _layouts(run, dataset, names) -> dict:
+def _layout_progress(names, cached) -> tuple:
+    """A tqdm bar over layouts, and the callbacks that move it."""
     from tqdm.auto import tqdm
 
+    bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts", unit="layout")
+    return bar, dict(on_start=lambda name: bar.set_description(f"layout {name}"),
+                     on_done=lambda name: bar.update(1))
+
+
+def _layouts(run, dataset, names) -> dict:
     from .layouts import LAYOUTS
     from .state import ensure_layouts
     from ._validation import check_choice
 
     names = [check_choice("layout", n.strip(), LAYOUTS) for n in names if n.strip()]
-    ae = run.load_autoencoder()
-    bar = tqdm(total=len(names), desc="layouts", unit="layout")
     cached = run.load_layouts()
-    bar.update(sum(1 for n in names if n in cached))
-
-    def start(name):
-        bar.set_description(f"layout {name} ({len(dataset):,} points)")
-
-    out = ensure_layouts(run, dataset, ae, names, cached, on_start=start, on_done=lambda name: bar.update(1))
-    bar.set_description("layouts")
+    bar, callbacks = _layout_progress(names, cached)
+    out = ensure_layouts(run, dataset, run.load_autoencoder(), names, cached, **callbacks)
     bar.close()
     return out
 
@@ -194,21 +194,22 @@ def cmd_serve(args) -> None:
     if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
         raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
                             "also pass --allow-origin HOST[:PORT] for the address browsers will use")
+    from .layouts import LAYOUTS
+    from .state import ReportState
     from .store import Run
 
+    dataset = None
     if not Run.exists(run_dir) or not Run(run_dir).has_model:
         _check_writable(run_dir)
         spec = _dataset_spec(args)
         dataset = _load(spec)
         print(f"training a new model in {run_dir}", file=sys.stderr)
-        run = prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
-    else:
-        from .state import dataset_for
-
-        run = Run(run_dir)
-        dataset = dataset_for(run)
-    _layouts(run, dataset, ["ae", "pca", "umap", "tsne"])
-    serve(run_dir, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
+        prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
+    # Load everything once, before the first visitor: missing layouts are computed here, with a bar.
+    bar, callbacks = _layout_progress(LAYOUTS, Run(run_dir).load_layouts())
+    state = ReportState.open(run_dir, dataset, **callbacks)
+    bar.close()
+    serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 
 def cmd_export_tfjs(args) -> None:
@@ -231,15 +232,17 @@ def cmd_export(args) -> None:
     print(f"{target}: {size / 1e6:.1f} MB")
 
 
-def serve(run_dir, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
-    """Serve the report of ``run_dir`` until interrupted; the run is loaded before the first visitor."""
+def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
+    """Serve the report of a loaded :class:`~aereport.state.ReportState` until interrupted.
+
+    Every browser session builds its own views over this one state.
+    """
     import panel as pn
 
-    from .report import Report, load_state
+    from .report import Report
 
-    state = load_state(str(run_dir))  # warm: the first visitor pays for nothing
     origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
-    print(f"aereport: serving {run_dir} at http://{address}:{port}/", file=sys.stderr)
+    print(f"aereport: serving {state.run.path} at http://{address}:{port}/", file=sys.stderr)
     pn.serve({"/": lambda: Report(state=state)}, port=port, address=address, websocket_origin=origins,
              show=show, title="aereport", print_url=False)
 

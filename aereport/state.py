@@ -63,8 +63,9 @@ class ReportState(Status):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
 
     @classmethod
-    def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None,
-             layouts=LAYOUTS, on_start: Callable[[str], None] | None = None) -> "ReportState":
+    def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=LAYOUTS,
+             on_start: Callable[[str], None] | None = None,
+             on_done: Callable[[str], None] | None = None) -> "ReportState":
         """Load a trained run; compute and cache any of ``layouts`` it does not hold yet.
 
         >>> ReportState.open("runs/mnist").layouts.keys()  # doctest: +SKIP
@@ -74,8 +75,7 @@ class ReportState(Status):
         dataset = dataset if dataset is not None else dataset_for(run)
         ae = run.load_autoencoder()
         check_compatible(ae, dataset, f"run {run.path}")
-        cached = run.load_layouts()
-        computed = ensure_layouts(run, dataset, ae, layouts, cached, on_start)
+        computed = ensure_layouts(run, dataset, ae, layouts, run.load_layouts(), on_start, on_done)
         return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()})
 
     # --- what the views ask for ------------------------------------------------------------

@@ -32,6 +32,8 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from _chromium import launch
+
     from aereport.export import export_report
 
     out = Path(tempfile.mkdtemp()) / "report.html"
@@ -39,9 +41,7 @@ def main():
     export_report(args.run, out)
     took = time.perf_counter() - t
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch(pw)
         ctx = b.new_context(viewport={"width": 1400, "height": 1000})
         blocked = []
         ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:"))

@@ -45,6 +45,8 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from _chromium import launch
+
     exe = Path(sys.executable).with_name("aereport")
     start = time.perf_counter()
     server = subprocess.Popen([str(exe), "serve", "--run", args.run, "--port", str(args.port)],
@@ -59,9 +61,7 @@ def main():
                 time.sleep(0.2)
         ready = time.perf_counter() - start
         with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            b = launch(pw)
             page = b.new_page(viewport={"width": 1400, "height": 950})
             t = time.perf_counter()
             page.goto(f"http://127.0.0.1:{args.port}/")

@@ -44,6 +44,28 @@ def wait_for(page, predicate, timeout=30.0):
     raise AssertionError("condition not met in time")
 
 
+def tap(page, renderer, fx, fy, changed, attempts=4):
+    """Click at (fx, fy) of the plot frame holding ``renderer`` until ``changed()`` says it took.
+
+    The frame is located once its position is stable (a tab that was just opened may still be
+    laying out), and the click is repeated if the page was too busy to take it.
+    """
+    where = None
+    for _ in range(attempts):
+        for _ in range(20):
+            now = page.evaluate(LOCATE, [renderer, fx, fy])
+            if now == where:
+                break
+            where = now
+            page.wait_for_timeout(250)
+        page.mouse.click(*where)
+        try:
+            return wait_for(page, changed, timeout=8)
+        except AssertionError:
+            continue
+    raise AssertionError(f"a tap on {renderer} at {fx}, {fy} never took effect")
+
+
 def open_report(page, url):
     page.goto(url)
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60000)
@@ -68,10 +90,9 @@ def test_tap_decodes_exactly_what_keras_decodes(served, page):
     page.get_by_text("Decoder", exact=True).first.click()
     decoder = Run(run_dir).load_autoencoder().decoder
     for fx, fy in [(0.3, 0.6), (0.9, 0.1)]:  # the second far from any sample
-        x, y = page.evaluate(LOCATE, ["decoder-marker", fx, fy])
         old = page.evaluate(READ, "decoder-marker")
-        page.mouse.click(x, y)
-        marker = wait_for(page, lambda: (m := page.evaluate(READ, "decoder-marker")) and m["z0"] != old["z0"] and m)
+        marker = tap(page, "decoder-marker", fx, fy,
+                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["z0"] != old["z0"] and m)
         tapped = (marker["z0"][0], marker["z1"][0])
 
         def shown():

@@ -10,7 +10,7 @@ from aereport.model import decode_at
 from aereport.store import Run
 
 from .conftest import aereport
-from .test_browser import LOCATE, READ, wait_for
+from .test_browser import READ, tap, wait_for
 
 pytestmark = pytest.mark.browser
 EVIL = "<img src=x onerror=alert(1)>"
@@ -69,10 +69,9 @@ def test_offline_tap_decodes_like_keras_and_buttons_switch(exported, browser, tr
         page.wait_for_timeout(500)
         decoder = Run(trained_run).load_autoencoder().decoder
         for fx, fy in [(0.4, 0.5), (0.95, 0.05)]:
-            x, y = page.evaluate(LOCATE, ["decoder-marker", fx, fy])
             old = page.evaluate(READ, "decoder-marker")
-            page.mouse.click(x, y)
-            marker = wait_for(page, lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+            marker = tap(page, "decoder-marker", fx, fy,
+                         lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
             data = page.evaluate(READ, "decoded-image")
             shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
             np.testing.assert_allclose(shown, decode_at(decoder, marker["x"][0], marker["y"][0]), atol=1e-5)
