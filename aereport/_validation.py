@@ -11,20 +11,19 @@ class AEReportError(ValueError):
     """A problem with the user's input, reported in one line (no traceback in the CLI)."""
 
 
+def _int_at_least(name: str, value: Any, minimum: int, wording: str) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < minimum:
+        raise AEReportError(f"{name} must be {wording}. Received: {name}={value!r}")
+    return int(value)
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``value`` as an int, or raise if it is not a positive integer.
 
     >>> check_positive_int("epochs", 3)
     3
     """
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "__index__")
-    ):
-        raise AEReportError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    value = int(value)
-    if value <= 0:
-        raise AEReportError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return value
+    return _int_at_least(name, value, 1, "a positive integer")
 
 
 def check_non_negative_int(name: str, value: Any) -> int:
@@ -33,9 +32,7 @@ def check_non_negative_int(name: str, value: Any) -> int:
     >>> check_non_negative_int("epochs", 0)
     0
     """
-    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < 0:
-        raise AEReportError(f"{name} must be an integer >= 0. Received: {name}={value!r}")
-    return int(value)
+    return _int_at_least(name, value, 0, "an integer >= 0")
 
 
 def check_choice(name: str, value: Any, options: Iterable[str]) -> str:

@@ -260,8 +260,9 @@ def _mnist_like(kind: str, data_dir: str | os.PathLike | None) -> Dataset:
         env = Path(os.environ[DATA_DIR_ENV])
         candidates += [env / kind, env]
     else:
+        # Keras keeps mnist.npz in its cache folder and Fashion-MNIST's .gz files in a subfolder.
         cache = _keras_cache_dir()
-        candidates += [cache / ("fashion-mnist" if kind == "fashion-mnist" else ""), cache]
+        candidates += [cache / "fashion-mnist"] if kind == "fashion-mnist" else [cache]
 
     arrays = None
     for folder in candidates:

@@ -53,7 +53,6 @@ class ReportState(Status):
     """
 
     def __init__(self, run: Run, dataset: Dataset, ae: Autoencoder, layouts: dict[str, np.ndarray], **params):
-        check_compatible(ae, dataset, f"run {run.path}")
         history = run.history
         super().__init__(epoch=len(history), history=history,
                          loss=history[-1]["loss"] if history else None, version=model_version(ae), **params)
@@ -74,7 +73,7 @@ class ReportState(Status):
         run = Run(run_dir)
         dataset = dataset if dataset is not None else dataset_for(run)
         ae = run.load_autoencoder()
-        check_compatible(ae, dataset, f"run {run.path}")
+        check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
         computed = ensure_layouts(run, dataset, ae, layouts, run.load_layouts(), on_start, on_done)
         return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()})
 

@@ -61,6 +61,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(proc: subprocess.Popen, port: int, log: Path, timeout: float = 120) -> None:
+    """Wait until the server ``proc`` listens on ``port``; fail with its log if it dies first."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"server on port {port} never came up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def served(trained_run, module_tmp):
     """`aereport serve` on a private copy of the trained run; yields (url, run_dir)."""
@@ -72,17 +85,8 @@ def served(trained_run, module_tmp):
     log = open(tmp_path / "serve.log", "w")
     proc = subprocess.Popen([str(exe), "serve", "--run", str(run), "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError((tmp_path / "serve.log").read_text()[-3000:])
-            time.sleep(0.5)
-    yield url, run
+    wait_for_port(proc, port, tmp_path / "serve.log")
+    yield f"http://127.0.0.1:{port}/", run
     proc.terminate()
     proc.wait(20)
     log.close()

@@ -122,12 +122,11 @@ def test_train_button_advances_epochs_and_loss(served, page):
 def test_panel_serve_app_file(trained_run, page, tmp_path):
     """`panel serve apps/report.py` serves the run named by AEREPORT_RUN."""
     import os
-    import socket
     import subprocess
     import sys
     from pathlib import Path
 
-    from .conftest import ROOT, free_port
+    from .conftest import ROOT, free_port, wait_for_port
 
     port = free_port()
     panel = Path(sys.executable).with_name("panel")
@@ -137,14 +136,7 @@ def test_panel_serve_app_file(trained_run, page, tmp_path):
                              "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}", "--warm"],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.time() < deadline and proc.poll() is None, (tmp_path / "panel.log").read_text()
-                time.sleep(0.5)
+        wait_for_port(proc, port, tmp_path / "panel.log")
         open_report(page, f"http://127.0.0.1:{port}/report")
         page.get_by_text("aereport — mnist-sample").first.wait_for(timeout=30000)
         assert page.errors == []

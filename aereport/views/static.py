@@ -52,21 +52,21 @@ def _image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 2
     return fig, src
 
 
-def _embeddings(state: ReportState, key, names):
-    titles = [n for n in LAYOUT_TITLES if n in state.layouts]
+def _embeddings(state: ReportState, rasters: dict):
+    titles = [n for n in LAYOUT_TITLES if n in rasters]
     fig = figure(sizing_mode="stretch_width", height=620, tools="pan,wheel_zoom,box_zoom,reset,save",
                  active_scroll="wheel_zoom", x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                  match_aspect=False)
     renderers, bounds = [], []
     for i, name in enumerate(titles):
-        uri, (x0, y0, x1, y1) = raster(state.layouts[name], state.labels, key, names)
+        uri, (x0, y0, x1, y1) = rasters[name]
         r = fig.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left",
                           visible=(i == 0), name=f"raster-{name}")
         renderers.append(r)
         bounds.append([x0, y0, x1, y1])
     fig.x_range.update(start=bounds[0][0], end=bounds[0][2])
     fig.y_range.update(start=bounds[0][1], end=bounds[0][3])
-    _legend(fig, key)
+    _legend(fig, color_key(state.dataset))
     buttons = RadioButtonGroup(labels=[LAYOUT_TITLES[n] for n in titles], active=0, name="layout-buttons")
     buttons.js_on_change("active", CustomJS(args=dict(rs=renderers, bounds=bounds, xr=fig.x_range, yr=fig.y_range),
                                             code="""
@@ -79,9 +79,9 @@ def _embeddings(state: ReportState, key, names):
     return column(row(buttons, note), fig, sizing_mode="stretch_width")
 
 
-def _decoder(state: ReportState, key, names):
+def _decoder(state: ReportState, rasters: dict):
     xy = state.layouts["ae"]
-    uri, (x0, y0, x1, y1) = raster(xy, state.labels, key, names)
+    uri, (x0, y0, x1, y1) = rasters["ae"]
     plane = figure(sizing_mode="stretch_width", height=560, x_range=Range1d(x0, x1), y_range=Range1d(y0, y1),
                    tools="pan,wheel_zoom,reset", active_scroll="wheel_zoom", x_axis_label="latent z0",
                    y_axis_label="latent z1")
@@ -89,7 +89,7 @@ def _decoder(state: ReportState, key, names):
     cx, cy = (float(v) for v in np.median(xy, axis=0))
     marker = ColumnDataSource({"x": [cx], "y": [cy]})
     plane.scatter("x", "y", source=marker, marker="x", size=18, line_width=3, color="black", name="decoder-marker")
-    _legend(plane, key)
+    _legend(plane, color_key(state.dataset))
     image_fig, image_src = _image_figure(decode_at(state.ae.decoder, cx, cy), "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label), code="""
@@ -133,10 +133,11 @@ def _summary(state: ReportState) -> Div:
 
 def static_report(state: ReportState, samples: int = 8) -> str:
     """The whole report as an HTML string with Bokeh's JS and CSS inline (no TF.js yet)."""
-    key = color_key(state.dataset)
-    names = categories(state.dataset)
-    tabs = Tabs(tabs=[TabPanel(child=_embeddings(state, key, names), title="Embeddings"),
-                      TabPanel(child=_decoder(state, key, names), title="Decoder"),
+    key, names = color_key(state.dataset), categories(state.dataset)
+    # One Datashader pass per layout; the Decoder tab reuses the latent layout's raster.
+    rasters = {name: raster(xy, state.labels, key, names) for name, xy in state.layouts.items()}
+    tabs = Tabs(tabs=[TabPanel(child=_embeddings(state, rasters), title="Embeddings"),
+                      TabPanel(child=_decoder(state, rasters), title="Decoder"),
                       TabPanel(child=_training(state, samples), title="Training"),
                       TabPanel(child=_summary(state), title="About")], sizing_mode="stretch_width")
     title = f"aereport — {state.dataset.name}"
