@@ -196,3 +196,18 @@ def test_registry_errors():
         load_dataset("cifar")
     with pytest.raises(AEReportError, match="does not take size"):
         load_dataset("mnist", size=(3, 3))
+
+
+def test_fashion_mnist_from_idx_files_and_keras_cache_layout(tmp_path, monkeypatch):
+    """Fashion-MNIST ships the same 4 IDX names; Keras caches them under datasets/fashion-mnist/."""
+    from aereport.data import load_fashion_mnist
+
+    folder = tmp_path / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for f in MNIST_DIR.glob("*.gz"):
+        (folder / f.name).symlink_to(f)
+    ds = load_fashion_mnist(folder)
+    assert len(ds) == 70000 and ds.label_names[0] == "T-shirt/top" and ds.label_text(9) == "Ankle boot"
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("AEREPORT_DATA_DIR", raising=False)
+    assert len(load_dataset("fashion-mnist")) == 70000

@@ -107,3 +107,13 @@ def test_config_is_recorded(tmp_path, digits):
     run = new_run(tmp_path / "r", TrainingConfig(preset="seed", dataset={"name": "mnist"}), digits)
     cfg = json.loads((run.path / "config.json").read_text())
     assert cfg["preset"] == "seed" and cfg["img_shape"] == [28, 28] and cfg["n_images"] == len(digits)
+
+
+def test_fresh_machine_default_run(tmp_path):
+    """What `make serve` does on a new machine: train the embedded sample once, then reuse it."""
+    from aereport.state import ensure_default_run
+
+    run = ensure_default_run(tmp_path / "mnist-sample", epochs=1)
+    assert run.epochs_done == 1 and run.config["dataset"] == {"name": "mnist-sample"}
+    assert run.config["n_images"] == 5000 and run.config["preset"] == "dense"
+    assert ensure_default_run(tmp_path / "mnist-sample", epochs=1).epochs_done == 1  # reused, not retrained
