@@ -140,26 +140,17 @@ def cmd_train(args) -> None:
         _layouts(run, dataset, args.layouts.split(","))
 
 
-def _layout_progress(names, cached) -> tuple:
-    """A tqdm bar over layouts, and the callbacks that move it."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts", unit="layout")
-    return bar, dict(on_start=lambda name: bar.set_description(f"layout {name}"),
-                     on_done=lambda name: bar.update(1))
-
-
 def _layouts(run, dataset, names) -> dict:
     from .layouts import LAYOUTS
     from .state import ensure_layouts
     from ._validation import check_choice
 
     names = [check_choice("layout", n.strip(), LAYOUTS) for n in names if n.strip()]
+    from .callbacks import LayoutProgress
+
     cached = run.load_layouts()
-    bar, callbacks = _layout_progress(names, cached)
-    out = ensure_layouts(run, dataset, run.load_autoencoder(), names, cached, **callbacks)
-    bar.close()
-    return out
+    with LayoutProgress(names, cached) as progress:
+        return ensure_layouts(run, dataset, run.load_autoencoder(), names, cached, **progress.callbacks)
 
 
 def cmd_layouts(args) -> None:
@@ -186,7 +177,7 @@ def cmd_info(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from .callbacks import ProgressBar
+    from .callbacks import LayoutProgress, ProgressBar
     from .report import default_run_dir
     from .state import prepare_run
 
@@ -206,9 +197,8 @@ def cmd_serve(args) -> None:
         print(f"training a new model in {run_dir}", file=sys.stderr)
         prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
     # Load everything once, before the first visitor: missing layouts are computed here, with a bar.
-    bar, callbacks = _layout_progress(LAYOUTS, Run(run_dir).load_layouts())
-    state = ReportState.open(run_dir, dataset, **callbacks)
-    bar.close()
+    with LayoutProgress(LAYOUTS, Run(run_dir).load_layouts()) as progress:
+        state = ReportState.open(run_dir, dataset, **progress.callbacks)
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 

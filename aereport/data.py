@@ -436,8 +436,10 @@ def _labels_from_file(path: Path, files: Sequence[Path]) -> tuple[np.ndarray, li
     return _codes([table[p.name] for p in files])
 
 
-def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None) -> Dataset:
-    """Images from a ``.npy`` file, or a ``.npz`` holding ``images``/``x`` (and ``labels``/``y``).
+def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None,
+               name: str | None = None) -> Dataset:
+    """Images from a ``.npy`` file, or a ``.npz`` holding ``images``/``x`` (and ``labels``/``y``,
+    optionally ``label_names`` and a boolean ``test_mask``).
 
     >>> load_array("digits.npz").images.shape  # doctest: +SKIP
     (100, 28, 28)
@@ -445,7 +447,7 @@ def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None)
     path = Path(path).expanduser()
     if not path.is_file():
         raise AEReportError(f"{path}: file not found; expected a .npy or .npz image array")
-    y = None
+    y = names = test = None
     try:
         if path.suffix == ".npy":
             x = np.load(path, allow_pickle=False)
@@ -458,6 +460,8 @@ def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None)
                 x = f[xkey]
                 ykey = next((k for k in ("labels", "y") if k in f.files), None)
                 y = f[ykey] if ykey else None
+                names = f["label_names"].tolist() if "label_names" in f.files else None
+                test = f["test_mask"] if "test_mask" in f.files else None
         else:
             raise AEReportError(f"{path}: expected a .npy or .npz file. Received: suffix {path.suffix!r}")
     except (OSError, ValueError, EOFError, zlib.error) as exc:
@@ -470,7 +474,10 @@ def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None)
             y = np.load(lp, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise AEReportError(f"{lp}: not a readable .npy label file ({exc})") from None
-    return Dataset.from_arrays(x, y, name=path.stem, source=str(path))
+    if test is not None and test.shape != (len(x),):
+        raise AEReportError(f"{path}: test_mask must hold one bool per image. Received: shape={test.shape}")
+    return Dataset.from_arrays(x, y, name=name or path.stem, label_names=names, test_mask=test,
+                               source=str(path))
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {
@@ -483,7 +490,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 DEFAULT_DATASET = "mnist-sample"
 
 
-def load_dataset(name: str = DEFAULT_DATASET, **options) -> Dataset:
+def load_dataset(name: str = DEFAULT_DATASET, /, **options) -> Dataset:
     """Load a dataset from the registry by name.
 
     Parameters

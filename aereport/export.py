@@ -24,6 +24,7 @@ from ._validation import AEReportError, check_choice
 from .store import atomic_path
 
 RASTER_PX = 1200
+DENSITY_CMAP = ["#9ecae1", "#08306b"]  # unlabelled data: light where sparse, dark where dense
 TFJS_FILE = Path("@tensorflow") / "tfjs" / "dist" / "tf.min.js"
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src data: blob:; worker-src blob:")
@@ -69,8 +70,11 @@ def raster(xy: np.ndarray, labels: np.ndarray | None, color_key: dict[str, str],
     pad = 0.02 * max(x1 - x0, y1 - y0, 1e-6)
     bounds = (float(x0 - pad), float(y0 - pad), float(x1 + pad), float(y1 + pad))
     canvas = ds.Canvas(plot_width=px, plot_height=px, x_range=(bounds[0], bounds[2]), y_range=(bounds[1], bounds[3]))
-    agg = canvas.points(df, "x", "y", ds.count_cat("label"))
-    img = tf.dynspread(tf.shade(agg, color_key=color_key, min_alpha=90), threshold=0.6, max_px=2)
+    if len(names) > 1:
+        shaded = tf.shade(canvas.points(df, "x", "y", ds.count_cat("label")), color_key=color_key, min_alpha=90)
+    else:  # as in the served view: one category shades as a density ramp
+        shaded = tf.shade(canvas.points(df, "x", "y", ds.count()), cmap=DENSITY_CMAP)
+    img = tf.dynspread(shaded, threshold=0.6, max_px=2)
     rgba = np.flipud(img.to_numpy().view(np.uint8).reshape(px, px, 4))  # datashader's row 0 is the bottom
     return png_data_uri(np.ascontiguousarray(rgba)), bounds
 
@@ -105,13 +109,13 @@ def _drop_external_scripts(page: str) -> str:
     return re.sub(r'<script[^>]*\ssrc="(?!data:)[^"]*"[^>]*>\s*</script>', "", page)
 
 
-def export_report(run_dir: str | os.PathLike, out: str | os.PathLike, fmt: str = "html",
-                  samples: int = 8) -> Path:
+def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int = 8) -> Path:
     """Write the run's report as one offline HTML file (``fmt="html"``) or a folder (``fmt="dir"``).
 
     Parameters
     ----------
-    run_dir : a trained run (layouts are computed and cached first if missing)
+    run : a trained run directory (layouts are computed and cached first if missing), or the
+        :class:`~aereport.state.ReportState` of one already loaded
     out : the .html file, or the folder for ``fmt="dir"`` (``index.html``, ``decoder/``, ``tf.min.js``)
     fmt : ``"html"`` or ``"dir"``
     samples : how many inputs to show beside their reconstructions
@@ -125,9 +129,14 @@ def export_report(run_dir: str | os.PathLike, out: str | os.PathLike, fmt: str =
     check_choice("format", fmt, ["html", "dir"])
     out = Path(out).expanduser()
     tfjs = find_tfjs()
-    state = ReportState.open(run_dir)
-    doc_html = _drop_external_scripts(static_report(state, samples=samples))
+    state = run if isinstance(run, ReportState) else ReportState.open(run)
+    # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
+    field = None if state.direct else state.latent_field("ae")
+    doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
     payload = decoder_payload(state.ae.decoder)
+    if field is not None:
+        payload["field"] = {"bounds": field["bounds"], "size": field["size"],
+                            "dim": int(field["codes"].shape[-1]), "codes": field["codes"].ravel().tolist()}
     runtime = (Path(__file__).parent / "views" / "static.js").read_text()
     # A hosted folder loads its scripts from the same origin; the single file needs nothing but itself.
     csp = CSP if fmt == "html" else CSP.replace("script-src", "script-src 'self'")

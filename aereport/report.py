@@ -1,27 +1,32 @@
-"""The report: Embeddings, Decoder and Training tabs over one shared run, plus the served app.
+"""The report: Embeddings, Decoder and Training tabs over one shared run, and the two ways in.
 
-A served process loads each run once (:func:`load_state`) and every browser session builds its
-own :class:`Report` over that shared state.
+:func:`explore` turns arrays (and optionally a user's own trained encoder and decoder) into a
+report; :func:`open` shows a run directory. A served process loads each run once
+(:func:`load_state`) and every browser session builds its own :class:`Report` over that state.
 
->>> report = Report(state=load_state("runs/mnist"))  # doctest: +SKIP
->>> report.servable()                                 # doctest: +SKIP
+>>> report = explore(images, labels)  # doctest: +SKIP
+>>> report.servable()                 # doctest: +SKIP
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
 import panel as pn
 import param
 
-from .state import ReportState, Status, ensure_default_run
-from .views.decoder import DecoderView
-from .views.embeddings import EmbeddingsView
-from .views.training import TrainingView
+from ._validation import AEReportError
+from .data import Dataset
+from .state import ReportState, ensure_default_run
+from .views import DecoderView, EmbeddingsView, TrainingView
+from .views._base import StateView
 
 RUN_ENV = "AEREPORT_RUN"
-SYNC_MS = 300
+FACES_ENV, FACES_RUN_ENV = "AEREPORT_FACES", "AEREPORT_FACES_RUN"
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,59 +39,168 @@ def load_state(run_dir: str) -> ReportState:
     return ReportState.open(run_dir)
 
 
+def app_state(run_dir: str | os.PathLike | None = None) -> ReportState:
+    """The process-wide state an app serves: ``run_dir``, else ``$AEREPORT_RUN``, else the
+    embedded sample's run (trained first if this machine has none yet).
+
+    >>> EmbeddingsView(state=app_state()).servable()  # doctest: +SKIP
+    """
+    if run_dir is None:
+        run_dir = default_run_dir()
+        if RUN_ENV not in os.environ:
+            ensure_default_run(run_dir)
+    return load_state(str(Path(run_dir).expanduser()))
+
+
+def faces_state() -> ReportState:
+    """The face decoder's state: the run at ``$AEREPORT_FACES_RUN`` (default
+    ``~/.cache/aereport/runs/faces``), trained first from the photographs in ``$AEREPORT_FACES``
+    (e.g. CelebA's ``img_align_celeba``) if it holds no model yet.
+
+    >>> DecoderView(state=faces_state(), drag=True).servable()  # doctest: +SKIP
+    """
+    from .state import ensure_faces_run
+    from .store import Run
+
+    run_dir = os.environ.get(FACES_RUN_ENV) or str(Path.home() / ".cache" / "aereport" / "runs" / "faces")
+    if not (Run.exists(run_dir) and Run(run_dir).has_model):
+        folder = os.environ.get(FACES_ENV)
+        if not folder:
+            raise AEReportError(f"no face model at {run_dir}: set {FACES_ENV} to a folder of face photographs "
+                                f"(e.g. CelebA's img_align_celeba) to train one, or {FACES_RUN_ENV} to a run")
+        from .callbacks import ProgressBar
+
+        ensure_faces_run(run_dir, folder, callbacks=[ProgressBar()])
+    return load_state(str(Path(run_dir).expanduser()))
+
+
 def default_run_dir() -> str:
     """``$AEREPORT_RUN``, else the embedded sample's run under ``~/.cache/aereport/runs``."""
     return os.environ.get(RUN_ENV) or str(Path.home() / ".cache" / "aereport" / "runs" / "mnist-sample")
 
 
-class Report(pn.viewable.Viewer):
-    """The whole report for one run.
+class Report(StateView):
+    """The whole report for one run: Embeddings, Decoder and Training tabs.
 
     >>> Report(state=load_state("runs/mnist"))  # doctest: +SKIP
     """
 
-    state = param.ClassSelector(class_=ReportState, constant=True, doc="The shared run being shown")
-    status = param.ClassSelector(class_=Status, constant=True, doc="This session's copy of the training status")
-    active = param.Integer(default=0, bounds=(0, 2), doc="Index of the open tab")
-
     def __init__(self, **params):
-        params.setdefault("status", Status(**params["state"].snapshot()))
         super().__init__(**params)
         views = dict(state=self.state, status=self.status)
         self.embeddings = EmbeddingsView(**views)
         self.decoder = DecoderView(**views)
         self.training = TrainingView(**views)
-        self._callback = None
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike | None = None) -> "Report":
-        """A report over the shared state of ``run_dir``.
+        """A report over the shared state of ``run_dir`` (see :func:`app_state`)."""
+        return cls(state=app_state(run_dir))
 
-        With no ``run_dir`` and no ``$AEREPORT_RUN``, the embedded sample's run is used, and
-        trained first if this machine has none yet.
+    def export(self, out: str | os.PathLike, fmt: str = "html") -> Path:
+        """Write this report as one offline HTML file (or a folder with ``fmt="dir"``).
+
+        >>> explore(images, labels).export("report.html")  # doctest: +SKIP
         """
-        if run_dir is None:
-            run_dir = default_run_dir()
-            if RUN_ENV not in os.environ:
-                ensure_default_run(run_dir)
-        return cls(state=load_state(str(run_dir)))
+        from .export import export_report
 
-    def sync(self) -> None:
-        """Copy what changed in the shared state into this session's status (on its own thread)."""
-        changed = {k: v for k, v in self.state.snapshot().items() if getattr(self.status, k) != v}
-        if changed:
-            self.status.param.update(**changed)
+        return export_report(self.state, out, fmt=fmt)
 
     def __panel__(self) -> pn.viewable.Viewable:
         ds = self.state.dataset
         tabs = pn.Tabs(("Embeddings", self.embeddings), ("Decoder", self.decoder), ("Training", self.training),
                        dynamic=False, sizing_mode="stretch_both")
-        #tabs.link(self, active="active", bidirectional=True)
-        if pn.state.curdoc is not None and self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self.sync, period=SYNC_MS)
+        self._follow_state()
         cfg = self.state.run.config
         header = pn.pane.Markdown(
             f"## aereport — {ds.name}\n{len(ds):,} images {'×'.join(map(str, ds.image_shape))} · "
             f"preset **{cfg.get('preset')}**, latent {cfg.get('latent_dim')}-D · run `{self.state.run.path}`",
             sizing_mode="stretch_width")
         return pn.Column(header, tabs, sizing_mode="stretch_both")
+
+
+def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aereport.open(run_dir)
+         layouts: Sequence[str] | None = None) -> Report:
+    """The report of a run directory, as the server shows it; display it in a notebook after
+    ``pn.extension()``, or call ``.servable()`` / ``.export(path)``.
+
+    ``layouts``: the layouts to show, computed (with a progress bar) and cached if missing; by
+    default the ones the run already holds. Without ``run_dir``, the embedded sample's run.
+
+    >>> aereport.open("runs/mnist")  # doctest: +SKIP
+    """
+    if run_dir is None or layouts is None and not Path(run_dir).expanduser().joinpath("layouts.parquet").exists():
+        return Report.open(run_dir)
+    from .callbacks import LayoutProgress
+    from .store import Run
+
+    cached = Run(run_dir).load_layouts()
+    names = ["ae"] + [n for n in (layouts or cached) if n != "ae"]
+    with LayoutProgress(names, cached) as progress:
+        return Report(state=ReportState.open(run_dir, layouts=names, **progress.callbacks))
+
+
+def explore(images, labels=None, *, encoder=None, decoder=None,
+            layouts: Sequence[str] = ("ae", "umap", "tsne"), label_names: Sequence[str] | None = None,
+            name: str = "images", run_dir: str | os.PathLike | None = None, epochs: int = 20,
+            config=None) -> Report:
+    """A report over in-memory images: with your own trained ``encoder`` and ``decoder``, or
+    training the default autoencoder when you pass neither.
+
+    Parameters
+    ----------
+    images : (N, H, W) or (N, H, W, 3) array, uint8 or floats in [0, 1]; or a :class:`Dataset`
+    labels : one int per image (optional); ``label_names`` names them
+    encoder, decoder : trained ``keras.Model`` s; the code may have any size (a code wider than
+        2 is shown through its PCA, and a tap decodes the mean code of the nearest samples)
+    layouts : which 2-D layouts to compute ('ae' is always included): 'ae', 'umap', 'tsne', 'pca'
+    run_dir : where the run is kept (models, images, layouts); by default a folder under
+        ``~/.cache/aereport/runs`` named by a fingerprint of the data and model, so running the
+        same cell again reuses the trained model and the computed layouts
+    epochs : training epochs when no model is given
+    config : a :class:`aereport.training.TrainingConfig` for the model trained when none is given
+
+    >>> import aereport, panel as pn
+    >>> pn.extension()                                         # doctest: +SKIP
+    >>> aereport.explore(x_test, y_test, encoder=enc, decoder=dec)  # doctest: +SKIP
+    """
+    from .callbacks import LayoutProgress, ProgressBar
+    from .layouts import LAYOUTS, model_version
+    from .model import from_models
+    from .state import prepare_run
+    from .store import Run
+    from .training import TrainingConfig, adopt_run, new_run
+
+    dataset = images if isinstance(images, Dataset) else Dataset.from_arrays(
+        images, labels, name=name, label_names=label_names, source="images")
+    if (encoder is None) != (decoder is None):
+        raise AEReportError("pass both encoder= and decoder= (your trained models), or neither to train one")
+    layouts = ["ae"] + [n for n in layouts if n != "ae"]
+    unknown = sorted(set(layouts) - set(LAYOUTS))
+    if unknown:
+        raise AEReportError(f"layouts must be among {list(LAYOUTS)}. Received: {unknown}")
+    ae = from_models(encoder, decoder, dataset.image_shape) if encoder is not None else None
+    config = config or TrainingConfig()
+    fingerprint = _fingerprint(dataset, model_version(ae) if ae else repr(config))
+    run_dir = Path(run_dir or Path.home() / ".cache" / "aereport" / "runs" / f"explore-{fingerprint}").expanduser()
+
+    if ae is not None:
+        if not Run.exists(run_dir):
+            adopt_run(run_dir, ae, dataset, seed=config.seed)
+        elif Run(run_dir).config.get("adopted_model") != model_version(ae):
+            raise AEReportError(f"run_dir={str(run_dir)!r} holds a run of another model; choose a new folder")
+    else:
+        if not Run.exists(run_dir):
+            new_run(run_dir, config, dataset, keep_dataset=True)
+        prepare_run(run_dir, dataset, config, epochs, callbacks=[ProgressBar()])
+    with LayoutProgress(layouts, Run(run_dir).load_layouts()) as progress:
+        state = ReportState.open(run_dir, dataset, layouts, **progress.callbacks)
+    return Report(state=state)
+
+
+def _fingerprint(dataset: Dataset, model: str) -> str:
+    h = hashlib.sha1(np.ascontiguousarray(dataset.images).data)
+    if dataset.labels is not None:
+        h.update(np.ascontiguousarray(dataset.labels).data)
+    h.update(model.encode())
+    return h.hexdigest()[:12]

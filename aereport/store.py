@@ -28,7 +28,7 @@ import numpy as np
 
 from ._validation import AEReportError
 
-CONFIG, HISTORY, LAYOUTS = "config.json", "history.json", "layouts.parquet"
+CONFIG, HISTORY, LAYOUTS, DATASET = "config.json", "history.json", "layouts.parquet", "dataset.npz"
 MODEL, ENCODER, DECODER = "autoencoder.keras", "encoder.keras", "decoder.keras"
 
 
@@ -69,6 +69,32 @@ def _json_default(o):
     if isinstance(o, (tuple, np.ndarray)):
         return list(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_dataset(folder: str | os.PathLike, dataset) -> dict:
+    """Keep a copy of in-memory images in a run folder (``dataset.npz``), so the run can be
+    reopened and served without the notebook that made it; returns the config's dataset spec.
+
+    Images that are exact multiples of 1/255 are stored as uint8 (a quarter of the size).
+
+    >>> save_dataset("runs/mine", Dataset.from_arrays(images))  # doctest: +SKIP
+    {'name': 'array', 'options': {'path': 'dataset.npz', 'name': 'array'}}
+    """
+    images = dataset.images
+    as_bytes = np.round(images * np.float32(255))
+    if np.array_equal(as_bytes / np.float32(255), images):
+        images = as_bytes.astype(np.uint8)
+    arrays = {"images": images}
+    if dataset.labels is not None:
+        arrays["labels"] = dataset.labels
+    if dataset.label_names is not None:
+        arrays["label_names"] = np.array(dataset.label_names, dtype=str)
+    if dataset.test_mask is not None:
+        arrays["test_mask"] = dataset.test_mask
+    with atomic_path(Path(folder).expanduser() / DATASET) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return {"name": "array", "options": {"path": DATASET, "name": dataset.name}}
 
 
 class Run:

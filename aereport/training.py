@@ -13,14 +13,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ._validation import AEReportError, check_choice, check_non_negative_int, check_positive_int
 from .data import Dataset
-from .model import PRESETS, Autoencoder, build_autoencoder, default_batch_size
-from .store import Run
+from .model import CUSTOM, PRESETS, Autoencoder, build_autoencoder, default_batch_size
+from .store import Run, save_dataset
 
 
 @dataclasses.dataclass
@@ -41,7 +42,7 @@ class TrainingConfig:
     dataset: dict = dataclasses.field(default_factory=lambda: {"name": "mnist-sample"})
 
     def __post_init__(self):
-        check_choice("preset", self.preset, PRESETS)
+        check_choice("preset", self.preset, PRESETS + (CUSTOM,))
         check_positive_int("latent_dim", self.latent_dim)
         check_positive_int("n_layers", self.n_layers)
         if self.n_units is not None:
@@ -63,15 +64,49 @@ class TrainingConfig:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
-def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset) -> Run:
+def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
+            keep_dataset: bool = False, extra: dict | None = None) -> Run:
     """Create a run directory for ``config`` on ``dataset`` (not yet trained).
+
+    ``keep_dataset`` stores the images in the run (for in-memory arrays that no loader can
+    find again); the config then names that copy.
 
     >>> new_run("runs/x", TrainingConfig(), load_dataset())  # doctest: +SKIP
     """
     record = dataclasses.asdict(config)
     record["img_shape"] = list(dataset.image_shape)
     record["n_images"] = len(dataset)
+    record.update(extra or {})
+    if keep_dataset:
+        if Run.exists(path):
+            Run.create(path, record)  # raises the usual "a run already exists there"
+        Path(path).expanduser().mkdir(parents=True, exist_ok=True)
+        record["dataset"] = save_dataset(path, dataset)
     return Run.create(path, record)
+
+
+def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: int = 0) -> Run:
+    """A run around models trained elsewhere (see :func:`aereport.model.from_models`).
+
+    The run keeps the images and the models, so it can be reopened, served, exported and
+    trained further like any other; its history starts empty.
+
+    >>> run = adopt_run("runs/mine", from_models(enc, dec, (28, 28)), ds)  # doctest: +SKIP
+    """
+    check_compatible(ae, dataset, "the encoder")
+    from .layouts import model_version
+
+    config = TrainingConfig(preset=CUSTOM, latent_dim=ae.latent_dim, seed=seed)
+    run = new_run(path, config, dataset, keep_dataset=True, extra={"adopted_model": model_version(ae)})
+    try:
+        run.save_epoch(ae, [])
+    except Exception as exc:  # Keras refuses models it cannot serialise (custom layers, Lambdas)
+        for leftover in run.path.iterdir():  # no half-made run that would later be read as valid
+            leftover.unlink()
+        raise AEReportError(f"cannot save your model into {run.path} ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}); register custom layers "
+                            "with keras.saving.register_keras_serializable") from None
+    return run
 
 
 def load_or_build(run: Run) -> Autoencoder:

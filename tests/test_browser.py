@@ -92,8 +92,8 @@ def test_tap_decodes_exactly_what_keras_decodes(served, page):
     for fx, fy in [(0.3, 0.6), (0.9, 0.1)]:  # the second far from any sample
         old = page.evaluate(READ, "decoder-marker")
         marker = tap(page, "decoder-marker", fx, fy,
-                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["z0"] != old["z0"] and m)
-        tapped = (marker["z0"][0], marker["z1"][0])
+                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+        tapped = (marker["x"][0], marker["y"][0])
 
         def shown():
             d = page.evaluate(READ, "decoded-image")

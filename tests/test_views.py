@@ -52,7 +52,7 @@ def test_decoder_shows_exactly_the_decoded_image(report):
     shown = np.flipud(np.asarray(data["image"][0]))  # Bokeh images are stored bottom row first
     np.testing.assert_allclose(shown, decode_at(r.state.ae.decoder, 10.0, 50.0), atol=1e-6)
     marker = renderer(root, "decoder-marker").data_source.data
-    assert (marker["z0"][0], marker["z1"][0]) == (10.0, 50.0)
+    assert (marker["x"][0], marker["y"][0]) == (10.0, 50.0)
 
 
 def test_sample_button_shows_input_and_reconstruction(report):

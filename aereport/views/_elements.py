@@ -8,6 +8,7 @@ import pandas as pd
 from holoviews.operation.datashader import datashade, dynspread
 
 from ..data import Dataset
+from ..export import DENSITY_CMAP
 
 UNLABELLED = "all"
 
@@ -47,8 +48,11 @@ def shade(points: hv.DynamicMap, key: dict[str, str]) -> tuple[hv.DynamicMap, hv
     Datashader aggregates the new points over the old layout's viewport.
     """
     ranges = hv.streams.RangeXY()
-    shaded = datashade(points, aggregator=ds.count_cat("label"), color_key=key, min_alpha=60,
-                       streams=[ranges, hv.streams.PlotSize()])
+    streams = [ranges, hv.streams.PlotSize()]
+    if len(key) > 1:
+        shaded = datashade(points, aggregator=ds.count_cat("label"), color_key=key, min_alpha=60, streams=streams)
+    else:  # count_cat of a single category shades nothing (all-NaN baseline): use a density ramp
+        shaded = datashade(points, aggregator=ds.count(), cmap=DENSITY_CMAP, streams=streams)
     return dynspread(shaded, threshold=0.8, max_px=4), ranges
 
 
@@ -74,3 +78,48 @@ def name_renderer(name: str):
     def hook(plot, element):
         plot.handles["glyph_renderer"].name = name
     return hook
+
+
+def image_source_data(pixels: np.ndarray) -> dict:
+    """The ColumnDataSource data that shows ``pixels`` in an :func:`image_figure`."""
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 2:
+        return {"image": [np.flipud(pixels).astype(np.float32)]}  # Bokeh's rows run bottom-up
+    rgba = np.dstack([np.clip(pixels, 0, 1) * 255, np.full((h, w), 255)]).astype(np.uint8)
+    return {"image": [np.flipud(rgba).copy().view(np.uint32)[:, :, 0]]}
+
+
+def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 260):
+    """A plain Bokeh figure showing ``pixels`` (H×W gray or H×W×3 RGB in [0, 1]) and its source.
+
+    For images that change on every tap or drag: rewriting ``source.data`` sends only the pixels,
+    where a HoloViews element would re-render the whole plot (measured: 65 ms vs 2 ms a tap).
+
+    >>> fig, source = image_figure(np.zeros((28, 28)), "decoded-image")
+    """
+    from bokeh.models import ColumnDataSource, Range1d
+    from bokeh.plotting import figure
+
+    h, w = pixels.shape[:2]
+    fig = figure(width=width, height=round(width * h / w), title=title, toolbar_location=None,
+                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
+    fig.axis.visible = False
+    fig.grid.visible = False
+    source = ColumnDataSource(image_source_data(pixels))
+    if pixels.ndim == 2:
+        r = fig.image("image", x=0, y=0, dw=w, dh=h, source=source, palette="Greys256", name=name)
+        r.glyph.color_mapper.update(low=0, high=1)  # pixels are 0..1: fix the scale, never autoscale
+    else:
+        fig.image_rgba("image", x=0, y=0, dw=w, dh=h, source=source, name=name)
+    return fig, source
+
+
+def push(model, update) -> None:
+    """Run ``update`` (which changes Bokeh models of ``model``'s document) now, or, in a served
+    session, on the session's next tick: stream callbacks run without the document lock that
+    Bokeh requires for model changes, and a next-tick callback always holds it."""
+    doc = model.document
+    if doc is None or doc.session_context is None:
+        update()
+    else:
+        doc.add_next_tick_callback(update)

@@ -1,76 +1,144 @@
-"""The Decoder tab: tap anywhere on the latent plane and the decoder draws the image for that spot."""
+"""The Decoder tab: tap anywhere on a layout and the decoder draws the image for that spot."""
 from __future__ import annotations
 
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, CustomJS
 
-from ..state import ReportState, Status
-from ._elements import color_key, frame, image, name_renderer, shade
+from ..layouts import LAYOUT_TITLES
+from ._base import StateView, served
+from ._elements import color_key, frame, image_figure, image_source_data, push, shade
+
+MARKER = "decoder-marker"
+
+# The marker jumps in the browser the moment the plane is tapped; the server only sends the image.
+MOVE_MARKER = "source.data = {x: [cb_obj.x], y: [cb_obj.y]};"
 
 
-class DecoderView(pn.viewable.Viewer):
-    """The autoencoder's latent plane; a tap (or typed x, y) decodes that position.
+class DecoderView(StateView):
+    """A layout of the dataset; a tap (or typed x, y) decodes that position.
 
-    >>> DecoderView(state=state, status=Status(), x=10, y=50)  # doctest: +SKIP
+    On the autoencoder's 2-D latent plane the position is the code itself; on any other layout
+    (UMAP, t-SNE, PCA, or the 2-D view of a wider latent space) the code is blended from the
+    nearest samples' codes, and the panel says so.
+
+    >>> DecoderView(state=ReportState.open("runs/mnist"), x=10, y=50)  # doctest: +SKIP
     """
 
-    x = param.Number(default=0.0, doc="Latent x of the position to decode")
-    y = param.Number(default=0.0, doc="Latent y of the position to decode")
-    state = param.ClassSelector(class_=ReportState, constant=True, doc="The run being shown")
-    status = param.ClassSelector(class_=Status, constant=True,
-                                 doc="This session's copy of the training status")
+    x = param.Number(default=0.0, doc="x of the position to decode, in the layout's coordinates")
+    y = param.Number(default=0.0, doc="y of the position to decode, in the layout's coordinates")
+    layout = param.Selector(objects=["ae"], doc="The layout whose plane is tapped")
+    method = param.String(default="", doc="How the last image was produced")
+    drag = param.Boolean(default=False, doc="Decode continuously while the pointer drags across the "
+                                            "plane (the seed's face widget) instead of panning it")
+    image_width = param.Integer(default=280, bounds=(64, None), doc="Width of the decoded image in pixels")
 
     def __init__(self, **params):
-        super().__init__(**params)
-        if "x" not in params and "y" not in params:
-            # Start at the middle of the data rather than an arbitrary origin.
-            self.x, self.y = (float(v) for v in np.median(self.state.layouts["ae"], axis=0))
-        self._key = color_key(self.state.dataset)
+        self._markers: list[ColumnDataSource] = []
+        self._images: list = []  # (figure, source) of every rendered copy of the decoded image
         self._ranges = None
+        super().__init__(**params)
+        names = [n for n in LAYOUT_TITLES if n in self.state.layouts]
+        self.param.layout.objects = names
+        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
+        if "x" not in params and "y" not in params:
+            self._centre()
+        self._key = color_key(self.state.dataset)
+
+    def _centre(self):
+        # Start at the middle of the data rather than an arbitrary origin.
+        self.x, self.y = (float(v) for v in np.median(self.state.layouts[self.layout], axis=0))
+
+    @param.depends("layout", watch=True)
+    def _new_layout(self):
+        self._forget_viewport()
+        self._centre()
 
     @param.depends("status.version", watch=True)
     def _forget_viewport(self):
-        # Retraining moves the latent plane: aggregate over its new extent, not the old viewport.
+        # Another layout or a retrained model: aggregate over the new extent, not the old viewport.
         if self._ranges is not None:
             self._ranges.update(x_range=None, y_range=None)
 
-    def _plane(self, version: str) -> hv.Points:
-        data = frame(self.state.layouts["ae"], self.state.dataset).rename(columns={"x": "z0", "y": "z1"})
-        return hv.Points(data, ["z0", "z1"], ["label"])
+    @param.depends("x", "y", watch=True)
+    def _move_markers(self):
+        for source in self._markers:
+            if source.data["x"] != [self.x] or source.data["y"] != [self.y]:
+                push(source, lambda source=source, data={"x": [self.x], "y": [self.y]}:
+                     setattr(source, "data", data))
 
-    def _marker(self, x: float, y: float) -> hv.Points:
-        return hv.Points([(x, y)], ["z0", "z1"]).opts(
-            marker="x", size=18, line_width=3, color="black",
-            hooks=[name_renderer("decoder-marker")])
+    def _points(self, layout: str, version: str) -> hv.Points:
+        if layout == "ae" and self.state.direct:
+            names = ("latent z0", "latent z1")
+        else:
+            names = (f"{LAYOUT_TITLES[layout]} x", f"{LAYOUT_TITLES[layout]} y")
+        kdims = [hv.Dimension("x", label=names[0]), hv.Dimension("y", label=names[1])]
+        return hv.Points(frame(self.state.layouts[layout], self.state.dataset), kdims, ["label"])
 
-    def _decoded(self, x: float, y: float, version: str) -> hv.Element:
-        return image(self.state.decode(x, y), name="decoded-image", width=280,
-                     title=f"decoded at ({x:.4g}, {y:.4g})")
+    def _add_marker(self, plot, element):
+        """Plot hook: a marker on its own source, moved by a browser-side tap callback, so a tap
+        never re-renders the Datashader plane (hooks run again on every re-render: add once)."""
+        fig = plot.state
+        if any(r.name == MARKER for r in fig.renderers):
+            return
+        source = ColumnDataSource({"x": [self.x], "y": [self.y]})
+        self._markers.append(source)
+        fig.scatter("x", "y", source=source, marker="x", size=18, line_width=3, color="black", name=MARKER)
+        # Bokeh reports the second of two quick taps as a double tap: both are taps here.
+        for event in ("tap", "doubletap") + (("pan",) if self.drag else ()):
+            fig.js_on_event(event, CustomJS(args=dict(source=source), code=MOVE_MARKER))
+            if self._served:
+                # Served: take the tap straight from Bokeh, holding the document lock; HoloViews'
+                # Tap stream (used in notebooks) queues each event and sleeps before calling back.
+                fig.on_event(event, lambda e: self._on_tap(e.x, e.y))
+
+    @param.depends("x", "y", "layout", "status.version", watch=True)
+    def _decode(self):
+        pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
+        data, title = image_source_data(pixels), f"decoded at ({self.x:.4g}, {self.y:.4g})"
+        for fig, source in self._images:
+            def update(fig=fig, source=source):
+                source.data = data
+                fig.title.text = title
+            push(source, update)
+
+    def _image_pane(self) -> pn.pane.Bokeh:
+        pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
+        fig, source = image_figure(pixels, "decoded-image", f"decoded at ({self.x:.4g}, {self.y:.4g})",
+                                   width=self.image_width)
+        self._images.append((fig, source))
+        return pn.pane.Bokeh(fig)
 
     def _on_tap(self, x=None, y=None):
         if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
             self.param.update(x=float(x), y=float(y))
 
     def __panel__(self) -> pn.viewable.Viewable:
-        plane, self._ranges = shade(hv.DynamicMap(self._plane, streams=dict(version=self.status.param.version)),
-                                    self._key)
-        tap = hv.streams.Tap(source=plane, x=None, y=None)
-        tap.add_subscriber(self._on_tap)
-        marker = hv.DynamicMap(self._marker, streams=dict(x=self.param.x, y=self.param.y))
-        plot = (plane * marker).opts(
-            hv.opts.RGB(responsive=True, min_height=480, framewise=True, xlabel="latent z0", ylabel="latent z1",
-                        active_tools=["wheel_zoom"], tools=["tap"]),
-            hv.opts.Overlay(responsive=True, min_height=480, legend_position="right"))
-        decoded = hv.DynamicMap(self._decoded, streams=dict(x=self.param.x, y=self.param.y,
-                                                            version=self.status.param.version))
+        self._follow_state()
+        points = hv.DynamicMap(self._points, streams=dict(layout=self.param.layout,
+                                                          version=self.status.param.version))
+        plane, self._ranges = shade(points, self._key)
+        self._served = served()
+        if not self._served:
+            streams = (hv.streams.Tap, hv.streams.DoubleTap) + ((hv.streams.Draw,) if self.drag else ())
+            for stream in streams:
+                stream(source=plane, x=None, y=None).add_subscriber(self._on_tap)
+        # Dragging decodes, so the drag gesture must not also pan: keep zoom on the wheel only.
+        tools = dict(default_tools=["wheel_zoom", "reset"], tools=[], active_tools=["wheel_zoom"]) \
+            if self.drag else dict(tools=["tap"], active_tools=["wheel_zoom"])
+        plot = plane.opts(responsive=True, min_height=480, framewise=True, legend_position="right",
+                          hooks=[self._add_marker], **tools)
         inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
                         pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))
+        buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
+        method = pn.pane.Markdown(self.param.method, styles={"color": "#555"}, css_classes=["ae-method"])
         return pn.Row(
-            pn.Column(pn.pane.Markdown("Tap anywhere on the plane, even where no image lies: the decoder "
-                                       "turns the 2-D position into an image."),
-                      pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
-                      sizing_mode="stretch_both"),
-            pn.Column(pn.pane.HoloViews(decoded, linked_axes=False), inputs, width=320),
+            pn.Column(pn.Row(buttons, pn.pane.Markdown(
+                ("Drag" if self.drag else "Tap") + " anywhere on the plane, even where no image lies: "
+                "the decoder turns the position into an image.", margin=(0, 20))),
+                pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
+                sizing_mode="stretch_both"),
+            pn.Column(self._image_pane(), method, inputs, width=self.image_width + 40),
             sizing_mode="stretch_both")

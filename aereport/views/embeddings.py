@@ -6,20 +6,17 @@ import panel as pn
 import param
 
 from ..layouts import LAYOUT_TITLES
-from ..state import ReportState, Status
+from ._base import StateView
 from ._elements import color_key, frame, name_renderer, shade
 
 
-class EmbeddingsView(pn.viewable.Viewer):
+class EmbeddingsView(StateView):
     """Switch between the autoencoder latent, UMAP, t-SNE and PCA layouts of the full dataset.
 
-    >>> EmbeddingsView(state=ReportState.open("runs/mnist"), status=Status())  # doctest: +SKIP
+    >>> EmbeddingsView(state=ReportState.open("runs/mnist"))  # doctest: +SKIP
     """
 
     layout = param.Selector(objects=["ae"], doc="Which 2-D layout of the dataset to draw")
-    state = param.ClassSelector(class_=ReportState, constant=True, doc="The run being shown")
-    status = param.ClassSelector(class_=Status, constant=True,
-                                 doc="This session's copy of the training status")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -42,6 +39,7 @@ class EmbeddingsView(pn.viewable.Viewer):
         return hv.Points(frame(self.state.layouts[layout], self.state.dataset), ["x", "y"], ["label"])
 
     def __panel__(self) -> pn.viewable.Viewable:
+        self._follow_state()
         streams = dict(layout=self.param.layout, version=self.status.param.version)
         points = hv.DynamicMap(self._points, streams=streams)
         shaded, self._ranges = shade(points, self._key)

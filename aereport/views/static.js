@@ -1,5 +1,7 @@
 // The exported report's decoder: TF.js in the page, weights inlined as base64 (no network, no file://
 // fetch). window.aereport.decode(x, y, source) draws the decoded image into a Bokeh image source.
+// A latent space wider than 2-D comes with a field of codes over the plane, interpolated bilinearly
+// (aereport.state.field_at does the same in Python).
 (function () {
   let model = null;
   function load() {
@@ -11,9 +13,22 @@
       modelTopology: p.modelTopology, weightSpecs: p.weightSpecs, weightData: bytes.buffer }));
     return model;
   }
+  function code(x, y) {
+    const f = window.AEREPORT_DECODER.field;
+    if (!f) return [x, y];
+    const [x0, y0, x1, y1] = f.bounds, n = f.size, d = f.dim;
+    const clamp = (v) => Math.min(n - 1, Math.max(0, v));
+    const fx = clamp((x - x0) / ((x1 - x0) || 1) * (n - 1)), fy = clamp((y - y0) / ((y1 - y0) || 1) * (n - 1));
+    const i = Math.min(Math.floor(fy), n - 2), j = Math.min(Math.floor(fx), n - 2), ty = fy - i, tx = fx - j;
+    const at = (r, c, k) => f.codes[(r * n + c) * d + k];
+    const z = [];
+    for (let k = 0; k < d; k++)
+      z.push((1 - ty) * ((1 - tx) * at(i, j, k) + tx * at(i, j + 1, k)) + ty * ((1 - tx) * at(i + 1, j, k) + tx * at(i + 1, j + 1, k)));
+    return z;
+  }
   async function decode(x, y, source) {
     const m = await load();
-    const out = tf.tidy(() => m.predict(tf.tensor2d([[x, y]])));
+    const out = tf.tidy(() => m.predict(tf.tensor2d([code(x, y)])));
     const values = await out.data();
     const shape = out.shape.slice(1);
     out.dispose();

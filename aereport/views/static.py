@@ -20,8 +20,8 @@ from bokeh.resources import INLINE
 from ..export import RASTER_PX, raster
 from ..layouts import LAYOUT_TITLES
 from ..model import decode_at, reconstruct
-from ..state import ReportState
-from ._elements import categories, color_key
+from ..state import ReportState, field_at
+from ._elements import categories, color_key, image_figure
 from .training import architecture_diagram, loss_curve
 
 
@@ -32,24 +32,6 @@ def _legend(fig, key: dict[str, str]) -> None:
         items.append(LegendItem(label=name, renderers=[r]))  # a label is data, never markup
     if len(items) > 1:
         fig.add_layout(Legend(items=items, click_policy="none"), "right")
-
-
-def _image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 260):
-    """A figure showing ``pixels`` (H×W gray or H×W×3) whose source the page can rewrite."""
-    h, w = pixels.shape[:2]
-    fig = figure(width=width, height=round(width * h / w), title=title, toolbar_location=None,
-                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
-    fig.axis.visible = False
-    fig.grid.visible = False
-    if pixels.ndim == 2:
-        src = ColumnDataSource({"image": [np.flipud(pixels).astype(np.float32)]})
-        r = fig.image("image", x=0, y=0, dw=w, dh=h, source=src, palette="Greys256", name=name)
-        r.glyph.color_mapper.update(low=0, high=1)  # pixels are 0..1: fix the scale, never autoscale
-    else:
-        rgba = np.dstack([np.clip(pixels, 0, 1) * 255, np.full((h, w), 255)]).astype(np.uint8)
-        src = ColumnDataSource({"image": [np.flipud(rgba).copy().view(np.uint32)[:, :, 0]]})
-        fig.image_rgba("image", x=0, y=0, dw=w, dh=h, source=src, name=name)
-    return fig, src
 
 
 def _embeddings(state: ReportState, rasters: dict):
@@ -79,26 +61,33 @@ def _embeddings(state: ReportState, rasters: dict):
     return column(row(buttons, note), fig, sizing_mode="stretch_width")
 
 
-def _decoder(state: ReportState, rasters: dict):
+def _decoder(state: ReportState, rasters: dict, field: dict | None):
     xy = state.layouts["ae"]
     uri, (x0, y0, x1, y1) = rasters["ae"]
+    axes = ("latent z0", "latent z1") if state.direct else ("latent PCA 1", "latent PCA 2")
     plane = figure(sizing_mode="stretch_width", height=560, x_range=Range1d(x0, x1), y_range=Range1d(y0, y1),
-                   tools="pan,wheel_zoom,reset", active_scroll="wheel_zoom", x_axis_label="latent z0",
-                   y_axis_label="latent z1")
+                   tools="pan,wheel_zoom,reset", active_scroll="wheel_zoom", x_axis_label=axes[0],
+                   y_axis_label=axes[1])
     plane.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left")
     cx, cy = (float(v) for v in np.median(xy, axis=0))
     marker = ColumnDataSource({"x": [cx], "y": [cy]})
     plane.scatter("x", "y", source=marker, marker="x", size=18, line_width=3, color="black", name="decoder-marker")
     _legend(plane, color_key(state.dataset))
-    image_fig, image_src = _image_figure(decode_at(state.ae.decoder, cx, cy), "decoded-image", width=300)
+    if state.direct:
+        pixels = decode_at(state.ae.decoder, cx, cy)
+    else:  # the page blends codes from the same field the decoder payload carries
+        pixels = np.asarray(state.ae.decoder.predict_on_batch(field_at(field, cx, cy)[None]))[0]
+    image_fig, image_src = image_figure(pixels, "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label), code="""
         window.aereport.decode(cb_obj.x, cb_obj.y, image).then(() => {
           marker.data = {x: [cb_obj.x], y: [cb_obj.y]};
           label.text = `decoded at (${cb_obj.x.toPrecision(4)}, ${cb_obj.y.toPrecision(4)})`;
         });"""))
+    how = "" if state.direct else (f" The {state.ae.latent_dim}-D latent space is shown through its PCA; a tap "
+                                   "decodes the blended code of the nearest samples.")
     text = Div(text="Tap anywhere on the plane, even where no image lies: the decoder, running in this "
-                    "page with TensorFlow.js, turns the 2-D position into an image.")
+                    "page with TensorFlow.js, turns the 2-D position into an image." + how)
     return column(text, row(plane, column(image_fig, label), sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 
@@ -111,8 +100,8 @@ def _training(state: ReportState, samples: int):
     grid_in = np.concatenate(list(images), axis=1)
     grid_out = np.concatenate(list(recon), axis=1)
     width = min(900, 110 * len(idx))
-    fig_in, _ = _image_figure(grid_in, "sample-inputs", "Model input", width=width)
-    fig_out, _ = _image_figure(grid_out, "sample-outputs", "Model output", width=width)
+    fig_in, _ = image_figure(grid_in, "sample-inputs", "Model input", width=width)
+    fig_out, _ = image_figure(grid_out, "sample-outputs", "Model output", width=width)
     diagram = hv.render(architecture_diagram(state.architecture).opts(responsive=False, width=900), backend="bokeh")
     curve = hv.render(loss_curve(state.history).opts(responsive=False, width=900), backend="bokeh") \
         if state.history else Div(text="No training history.")
@@ -131,13 +120,13 @@ def _summary(state: ReportState) -> Div:
     return Div(text=f"<table>{body}</table>")
 
 
-def static_report(state: ReportState, samples: int = 8) -> str:
+def static_report(state: ReportState, samples: int = 8, field: dict | None = None) -> str:
     """The whole report as an HTML string with Bokeh's JS and CSS inline (no TF.js yet)."""
     key, names = color_key(state.dataset), categories(state.dataset)
     # One Datashader pass per layout; the Decoder tab reuses the latent layout's raster.
     rasters = {name: raster(xy, state.labels, key, names) for name, xy in state.layouts.items()}
     tabs = Tabs(tabs=[TabPanel(child=_embeddings(state, rasters), title="Embeddings"),
-                      TabPanel(child=_decoder(state, rasters), title="Decoder"),
+                      TabPanel(child=_decoder(state, rasters, field), title="Decoder"),
                       TabPanel(child=_training(state, samples), title="Training"),
                       TabPanel(child=_summary(state), title="About")], sizing_mode="stretch_width")
     title = f"aereport — {state.dataset.name}"

@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from .._validation import AEReportError
-from ..state import ReportState, Status
+from ._base import StateView
 from ._elements import image
 
 PART_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "decoder": "#2ca02c", "output": "#7f7f7f"}
@@ -58,17 +58,14 @@ def loss_curve(history: list[dict]) -> hv.Overlay:
                                                    legend_position="top_right", framewise=True))
 
 
-class TrainingView(pn.viewable.Viewer):
+class TrainingView(StateView):
     """Train the shared model further and watch it learn; sample an input beside its reconstruction.
 
-    >>> TrainingView(state=state, status=Status())  # doctest: +SKIP
+    >>> TrainingView(state=ReportState.open("runs/mnist"))  # doctest: +SKIP
     """
 
     epochs = param.Integer(default=1, bounds=(1, 100), doc="Epochs to run per click of Train")
     sample_seed = param.Integer(default=0, bounds=(0, None), doc="Which random sample Sample shows")
-    state = param.ClassSelector(class_=ReportState, constant=True, doc="The run being shown")
-    status = param.ClassSelector(class_=Status, constant=True,
-                                 doc="This session's copy of the training status")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -107,6 +104,7 @@ class TrainingView(pn.viewable.Viewer):
         return image(y, name="sample-output", title="Model output")
 
     def __panel__(self) -> pn.viewable.Viewable:
+        self._follow_state()
         progress = pn.indicators.Progress(
             value=pn.bind(lambda p: int(round(p * 100)), self.status.param.progress), max=100, width=240)
         stats = pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss)
