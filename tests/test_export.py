@@ -105,3 +105,35 @@ def test_dir_format(trained_run, tmp_path):
     assert target.name == "index.html"
     assert {p.name for p in (tmp_path / "site").iterdir()} >= {"index.html", "decoder", "tf.min.js"}
     assert (tmp_path / "site" / "decoder" / "model.json").is_file()
+
+
+def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, browser, tmp_path):
+    """A user's model with a 16-D code, exported from explore(): a tap blends the field's codes in
+    the page and TF.js decodes exactly what Keras decodes from the same blend."""
+    import keras
+
+    import aereport
+    from aereport.state import field_at
+
+    keras.utils.set_random_seed(1)
+    enc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16)])
+    dec = keras.Sequential([keras.Input((16,)), keras.layers.Dense(784, activation="sigmoid"),
+                            keras.layers.Reshape((28, 28))])
+    report = aereport.explore(mnist_small.images[:1000], mnist_small.labels[:1000], encoder=enc, decoder=dec,
+                              layouts=("ae",), run_dir=tmp_path / "wide")
+    out = report.export(tmp_path / "wide.html")
+    field = report.state.latent_field("ae")
+    context, page, blocked, errors, _ = open_offline(browser, out)
+    try:
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        old = page.evaluate(READ, "decoder-marker")
+        marker = tap(page, "decoder-marker", 0.35, 0.6,
+                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+        data = page.evaluate(READ, "decoded-image")
+        shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
+        z = field_at(field, marker["x"][0], marker["y"][0])
+        np.testing.assert_allclose(shown, dec(z[None]).numpy()[0], atol=1e-5)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
