@@ -185,8 +185,7 @@ def cmd_serve(args) -> None:
     if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
         raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
                             "also pass --allow-origin HOST[:PORT] for the address browsers will use")
-    from .layouts import LAYOUTS
-    from .state import ReportState
+    from .state import ReportState, default_layouts
     from .store import Run
 
     dataset = None
@@ -197,8 +196,11 @@ def cmd_serve(args) -> None:
         print(f"training a new model in {run_dir}", file=sys.stderr)
         prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
     # Load everything once, before the first visitor: missing layouts are computed here, with a bar.
-    with LayoutProgress(LAYOUTS, Run(run_dir).load_layouts()) as progress:
-        state = ReportState.open(run_dir, dataset, **progress.callbacks)
+    cached = Run(run_dir).load_layouts()
+    names = [n.strip() for n in args.layouts.split(",") if n.strip()] if args.layouts else default_layouts(cached)
+    names = list(dict.fromkeys(["ae", *names]))
+    with LayoutProgress(names, cached) as progress:
+        state = ReportState.open(run_dir, dataset, names, **progress.callbacks)
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback only)")
     p.add_argument("--allow-origin", action="append", help="origin allowed to connect (needed off loopback)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
+    p.add_argument("--layouts", default="", help="layouts to show, computed first if missing, e.g. "
+                   "ae,pca,umap,tsne (default: the run's cached layouts, or all for a new run)")
     _dataset_args(p)
     _model_args(p)
     p.set_defaults(func=cmd_serve)

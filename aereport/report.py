@@ -129,14 +129,13 @@ def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aerepo
 
     >>> aereport.open("runs/mnist")  # doctest: +SKIP
     """
-    if run_dir is None or layouts is None and not Path(run_dir).expanduser().joinpath("layouts.parquet").exists():
+    if run_dir is None or layouts is None:
         return Report.open(run_dir)
     from .callbacks import LayoutProgress
     from .store import Run
 
-    cached = Run(run_dir).load_layouts()
-    names = ["ae"] + [n for n in (layouts or cached) if n != "ae"]
-    with LayoutProgress(names, cached) as progress:
+    names = list(dict.fromkeys(["ae", *layouts]))
+    with LayoutProgress(names, Run(run_dir).load_layouts()) as progress:
         return Report(state=ReportState.open(run_dir, layouts=names, **progress.callbacks))
 
 

@@ -68,10 +68,13 @@ class ReportState(Status):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
 
     @classmethod
-    def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=LAYOUTS,
+    def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=None,
              on_start: Callable[[str], None] | None = None,
              on_done: Callable[[str], None] | None = None) -> "ReportState":
         """Load a trained run; compute and cache any of ``layouts`` it does not hold yet.
+
+        ``layouts=None``: the layouts the run holds (plus 'ae'), or all of them for a run that
+        holds none — opening a run never starts minutes of UMAP/t-SNE it was not asked for.
 
         >>> ReportState.open("runs/mnist").layouts.keys()  # doctest: +SKIP
         dict_keys(['ae', 'umap', 'tsne', 'pca'])
@@ -80,7 +83,9 @@ class ReportState(Status):
         dataset = dataset if dataset is not None else dataset_for(run)
         ae = run.load_autoencoder()
         check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
-        computed = ensure_layouts(run, dataset, ae, layouts, run.load_layouts(), on_start, on_done)
+        cached = run.load_layouts()
+        layouts = default_layouts(cached) if layouts is None else layouts
+        computed = ensure_layouts(run, dataset, ae, layouts, cached, on_start, on_done)
         return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()})
 
     # --- what the views ask for ------------------------------------------------------------
@@ -201,6 +206,11 @@ class ReportState(Status):
                 raise
 
         return self._executor.submit(work)
+
+
+def default_layouts(cached: dict) -> list[str]:
+    """What a run shows unless asked otherwise: its cached layouts plus 'ae', or all for a new run."""
+    return list(dict.fromkeys(["ae", *cached])) if cached else list(LAYOUTS)
 
 
 def field_at(field: dict, x: float, y: float) -> np.ndarray:

@@ -1,17 +1,103 @@
-"""The README's Python example runs as written."""
+"""Every code block of the README, run as written (with shorter training where it says 8 or 20 epochs)."""
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from aereport.store import Run
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from .conftest import ROOT, SHARED, free_port, wait_for_port
+
+README = ROOT / "README.md"
+FASTER = {"--epochs 8": "--epochs 1", "--epochs 20": "--epochs 1", "ae,pca,umap,tsne": "ae,pca"}
 
 
-def test_readme_python_block_runs(tmp_path, monkeypatch):
-    block = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), re.S)
+
+
+def commands(block: str) -> list[str]:
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A folder laid out like the repository: ../shared beside it, apps/ inside."""
+    (tmp_path / "shared").symlink_to(SHARED.parent)
+    work = tmp_path / "repo"
+    work.mkdir()
+    (work / "apps").symlink_to(ROOT / "apps")
+    return work
+
+
+def serve_and_fetch(argv, cwd, env, log, path="/"):
+    port = free_port()
+    argv = [a.format(port=port) for a in argv] if any("{port}" in a for a in argv) else argv + ["--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(proc, port, log, timeout=300)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120) as r:
+            assert r.status == 200 and b"bokeh" in r.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_setup_commands(trained_run, tmp_path):
+    serve_block, test_block = blocks("bash")[:2]
+    assert commands(serve_block) == ["make serve"] and commands(test_block) == ["make test"]
+    # `make test` is what CI runs (.ci/run); `make serve` serves the run in $AEREPORT_RUN here
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    env = {**os.environ, "AEREPORT_RUN": str(trained_run), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    serve_and_fetch(["make", "--no-print-directory", "serve", "ARGS=--port {port}"], ROOT, env, tmp_path / "make.log")
+
+
+def test_cli_apps_and_export_blocks(workdir, tmp_path):
+    cli, apps, export = blocks("bash")[2:5]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "2",
+           "HOME": str(tmp_path / "home")}
+    for line in commands(cli):
+        for slow, fast in FASTER.items():
+            line = line.replace(slow, fast)
+        argv = shlex.split(line)
+        if argv[:2] == ["aereport", "serve"]:
+            serve_and_fetch(argv, workdir, env, tmp_path / "serve.log")
+        else:
+            proc = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(Run(workdir / "runs" / "mnist").load_layouts()) == {"ae", "pca"}
+    assert Run(workdir / "runs" / "faces").config["img_shape"] == [109, 89, 3]
+
+    for line in commands(export):
+        proc = subprocess.run(shlex.split(line), cwd=workdir, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (workdir / "report.html").stat().st_size > 1e6
+    assert (workdir / "site" / "index.html").is_file() and (workdir / "models" / "decoder" / "model.json").is_file()
+
+    for line in commands(apps):
+        *assignments, panel, serve, app, warm = shlex.split(line)
+        assert (panel, serve, warm) == ("panel", "serve", "--warm") and (ROOT / app).is_file()
+        app_env = dict(env, AEREPORT_RUN=str(workdir / "runs" / "mnist"),
+                       AEREPORT_FACES_RUN=str(workdir / "runs" / "faces"),
+                       **dict(a.split("=", 1) for a in assignments))
+        name = Path(app).stem
+        serve_and_fetch([panel, serve, app, warm, "--address", "127.0.0.1"], workdir, app_env,
+                        tmp_path / f"{name}.log", path=f"/{name}")
+
+
+def test_python_block_runs(tmp_path, monkeypatch):
+    (block,) = blocks("python")
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})
-    run = Run(tmp_path / "runs" / "sample")
-    assert run.epochs_done == 10 and set(run.load_layouts()) == {"ae", "pca", "umap", "tsne"}
+    assert (tmp_path / "mine.html").stat().st_size > 1e6
+    assert set(Run(tmp_path / "runs" / "mine").load_layouts()) == {"ae", "umap"}
