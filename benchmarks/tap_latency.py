@@ -8,12 +8,7 @@ which the decoded image's pixels change. Prints p50/p95 over all taps and the se
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -45,21 +40,9 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import launch
+    from _chromium import launch, serving
 
-    exe = Path(sys.executable).with_name("aereport")
-    start = time.perf_counter()
-    server = subprocess.Popen([str(exe), "serve", "--run", args.run, "--port", str(args.port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        ready = time.perf_counter() - start
+    with serving(args.run, args.port) as ready:
         with sync_playwright() as pw:
             b = launch(pw)
             page = b.new_page(viewport={"width": 1400, "height": 950})
@@ -78,9 +61,6 @@ def main():
                 page.wait_for_timeout(250)
             lat = np.array(page.evaluate("() => window.__lat"))
             b.close()
-    finally:
-        server.terminate()
-        server.wait()
     print(f"server process start to listening (cached run): {ready:.1f} s; page + Decoder tab: {first_page:.1f} s")
     print(f"tap -> image in browser over {len(lat)} taps: p50 {np.median(lat):.1f} ms, "
           f"p95 {np.percentile(lat, 95):.1f} ms")

@@ -5,10 +5,7 @@
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,18 +19,9 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import launch
+    from _chromium import launch, serving
 
-    exe = Path(sys.executable).with_name("aereport")
-    server = subprocess.Popen([str(exe), "serve", "--run", args.run, "--port", str(args.port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.3)
+    with serving(args.run, args.port):
         with sync_playwright() as pw:
             b = launch(pw)
             page = b.new_page(viewport={"width": 1300, "height": 820})
@@ -50,9 +38,6 @@ def main():
             page.wait_for_timeout(2500)
             page.screenshot(path=HERE / "training.png")
             b.close()
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""Server-side cost of decoding one tap, by way of calling the Keras decoder.
+
+    python benchmarks/decode_call.py --run runs/mnist70k
+
+Prints the median over 300 calls of: an eager call, ``predict_on_batch`` (what aereport uses),
+a ``tf.function``, and ``ReportState.decode_position`` (neighbour lookup included, on UMAP if cached).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def median_ms(f, n=300):
+    f()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", required=True)
+    args = p.parse_args()
+    import tensorflow as tf
+
+    from aereport.state import ReportState
+
+    state = ReportState.open(args.run)
+    dec = state.ae.decoder
+    z = np.array([[1.0, 2.0]], np.float32)
+    graph = tf.function(lambda z: dec(z, training=False),
+                        input_signature=[tf.TensorSpec([1, state.ae.latent_dim], tf.float32)])
+    rows = {"eager decoder(z)": lambda: np.asarray(dec(z, training=False)),
+            "decoder.predict_on_batch(z)": lambda: np.asarray(dec.predict_on_batch(z)),
+            "tf.function": lambda: np.asarray(graph(z)),
+            "decode_position('ae', x, y)": lambda: state.decode_position("ae", 1.0, 2.0)}
+    if "umap" in state.layouts:
+        rows["decode_position('umap', x, y) (8-NN blend)"] = lambda: state.decode_position("umap", 1.0, 2.0)
+    for name, f in rows.items():
+        print(f"{name}: {median_ms(f):.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
