@@ -17,7 +17,6 @@ from typing import Sequence
 
 import numpy as np
 import panel as pn
-import param
 
 from ._validation import AEReportError
 from .data import Dataset

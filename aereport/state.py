@@ -6,7 +6,7 @@ session copies them into its own :class:`Status` (see ``aereport.views``), so no
 the session's own ever touches its document.
 
 >>> state = ReportState.open("runs/mnist")  # doctest: +SKIP
->>> state.decode(10, 50).shape               # doctest: +SKIP
+>>> state.decode_position("ae", 10, 50)[0].shape  # doctest: +SKIP
 (28, 28)
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import param
 from ._validation import AEReportError, check_positive_int
 from .data import Dataset, load_dataset
 from .layouts import LAYOUTS, compute_layouts, model_version
-from .model import Autoencoder, architecture, decode_at, encode, reconstruct
+from .model import Autoencoder, architecture, encode, reconstruct
 from .store import Run
 from .training import check_compatible, load_or_build, train
 
@@ -96,10 +96,6 @@ class ReportState(Status):
     @property
     def architecture(self) -> list[dict]:
         return architecture(self.ae)
-
-    def decode(self, x: float, y: float) -> np.ndarray:
-        """The decoder's image at latent ``(x, y)`` (a model with a 2-D latent space)."""
-        return decode_at(self.ae.decoder, x, y)
 
     @property
     def direct(self) -> bool:
