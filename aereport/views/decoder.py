@@ -49,7 +49,9 @@ class DecoderView(StateView):
 
     def _centre(self):
         # Start at the middle of the data rather than an arbitrary origin.
-        self.x, self.y = (float(v) for v in np.median(self.state.layouts[self.layout], axis=0))
+        # One update for both, so the image is decoded once and not for a half-moved position.
+        x, y = (float(v) for v in np.median(self.state.layouts[self.layout], axis=0))
+        self.param.update(x=x, y=y)
 
     @param.depends("layout", watch=True)
     def _new_layout(self):
