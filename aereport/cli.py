@@ -62,6 +62,12 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--limit", type=_positive, help="read only the first N images of a folder")
 
 
+def _trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-model", action="store_true",
+                   help="load a model holding Lambda layers (runs Python code from the model file: "
+                        "only for files you trust)")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     from .model import PRESETS
 
@@ -130,17 +136,17 @@ def cmd_train(args) -> None:
         config = _training_config(args, spec)
         dataset = _load(spec)
         run = new_run(run_dir, config, dataset)
-    ae = load_or_build(run)
+    ae = load_or_build(run, safe_mode=not args.trust_model)
     train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
     h = run.history
     if h:
         print(f"{run_dir}: {len(h)} epochs, loss {h[-1]['loss']:.5f}"
               + (f", held-out loss {h[-1]['val_loss']:.5f}" if "val_loss" in h[-1] else ""))
     if args.layouts:
-        _layouts(run, dataset, args.layouts.split(","))
+        _layouts(run, dataset, args.layouts.split(","), ae)
 
 
-def _layouts(run, dataset, names) -> dict:
+def _layouts(run, dataset, names, ae) -> dict:
     from .layouts import LAYOUTS
     from .state import ensure_layouts
     from ._validation import check_choice
@@ -150,7 +156,7 @@ def _layouts(run, dataset, names) -> dict:
 
     cached = run.load_layouts()
     with LayoutProgress(names, cached) as progress:
-        return ensure_layouts(run, dataset, run.load_autoencoder(), names, cached, **progress.callbacks)
+        return ensure_layouts(run, dataset, ae, names, cached, **progress.callbacks)
 
 
 def cmd_layouts(args) -> None:
@@ -158,7 +164,8 @@ def cmd_layouts(args) -> None:
     from .store import Run
 
     run = Run(args.run)
-    out = _layouts(run, dataset_for(run), args.only.split(","))
+    ae = run.load_autoencoder(safe_mode=not args.trust_model)
+    out = _layouts(run, dataset_for(run), args.only.split(","), ae)
     for name, entry in out.items():
         took = f" in {entry['seconds']:.1f}s" if "seconds" in entry else " (cached)"
         print(f"{name}: {len(entry['xy']):,} points{took}")
@@ -200,7 +207,7 @@ def cmd_serve(args) -> None:
     names = [n.strip() for n in args.layouts.split(",") if n.strip()] if args.layouts else default_layouts(cached)
     names = list(dict.fromkeys(["ae", *names]))
     with LayoutProgress(names, cached) as progress:
-        state = ReportState.open(run_dir, dataset, names, **progress.callbacks)
+        state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, **progress.callbacks)
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 
@@ -208,7 +215,7 @@ def cmd_export_tfjs(args) -> None:
     from .store import Run
     from .tfjs import save_tfjs
 
-    ae = Run(args.run).load_autoencoder()
+    ae = Run(args.run).load_autoencoder(safe_mode=not args.trust_model)
     out = Path(args.out_dir)
     for name, model in (("decoder", ae.decoder), ("encoder", ae.encoder)):
         files = save_tfjs(model, out / name)
@@ -219,7 +226,7 @@ def cmd_export_tfjs(args) -> None:
 def cmd_export(args) -> None:
     from .export import export_report
 
-    target = export_report(args.run, args.out, fmt=args.format)
+    target = export_report(args.run, args.out, fmt=args.format, safe_mode=not args.trust_model)
     size = sum(f.stat().st_size for f in (target.parent.rglob("*") if args.format == "dir" else [target]))
     print(f"{target}: {size / 1e6:.1f} MB")
 
@@ -249,11 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layouts", default="", help="also compute these layouts, e.g. ae,pca,umap,tsne")
     _dataset_args(p)
     _model_args(p)
+    _trust_arg(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("layouts", help="compute and cache 2-D layouts of a run's dataset")
     p.add_argument("--run", required=True)
     p.add_argument("--only", default="ae,pca,umap,tsne", help="comma-separated layouts")
+    _trust_arg(p)
     p.set_defaults(func=cmd_layouts)
 
     p = sub.add_parser("info", help="describe a run")
@@ -263,12 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-tfjs", help="write the run's decoder and encoder as TensorFlow.js models")
     p.add_argument("run", help="run directory")
     p.add_argument("out_dir", help="folder to write decoder/ and encoder/ into")
+    _trust_arg(p)
     p.set_defaults(func=cmd_export_tfjs)
 
     p = sub.add_parser("export", help="write the report as one offline HTML file (or a folder)")
     p.add_argument("run", help="run directory")
     p.add_argument("out", help="the .html file (or folder with --format dir)")
     p.add_argument("--format", choices=["html", "dir"], default="html")
+    _trust_arg(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
@@ -282,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "ae,pca,umap,tsne (default: the run's cached layouts, or all for a new run)")
     _dataset_args(p)
     _model_args(p)
+    _trust_arg(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

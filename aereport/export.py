@@ -109,7 +109,14 @@ def _drop_external_scripts(page: str) -> str:
     return re.sub(r'<script[^>]*\ssrc="(?!data:)[^"]*"[^>]*>\s*</script>', "", page)
 
 
-def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int = 8) -> Path:
+def _check_writable(folder: Path, out: Path) -> None:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise AEReportError(f"{out}: cannot write the report there (no permission on {existing})")
+
+
+def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int = 8,
+                  safe_mode: bool = True) -> Path:
     """Write the run's report as one offline HTML file (``fmt="html"``) or a folder (``fmt="dir"``).
 
     Parameters
@@ -119,6 +126,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     out : the .html file, or the folder for ``fmt="dir"`` (``index.html``, ``decoder/``, ``tf.min.js``)
     fmt : ``"html"`` or ``"dir"``
     samples : how many inputs to show beside their reconstructions
+    safe_mode : ``False`` loads a model holding Lambda layers (see ``Run.load_autoencoder``)
 
     >>> export_report("runs/mnist", "mnist-report.html")  # doctest: +SKIP
     """
@@ -128,8 +136,9 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
 
     check_choice("format", fmt, ["html", "dir"])
     out = Path(out).expanduser()
+    _check_writable(out if fmt == "dir" else out.parent, out)  # before the work, not after it
     tfjs = find_tfjs()
-    state = run if isinstance(run, ReportState) else ReportState.open(run)
+    state = run if isinstance(run, ReportState) else ReportState.open(run, safe_mode=safe_mode)
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
     field = None if state.direct else state.latent_field("ae")
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
@@ -153,13 +162,15 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
         except OSError as exc:
             raise AEReportError(f"{out}: cannot create the output folder ({exc.strerror})") from None
         save_tfjs(state.ae.decoder, out / "decoder")
-        shutil.copy(tfjs, out / "tf.min.js")
+        with atomic_path(out / "tf.min.js") as tmp:
+            shutil.copyfile(tfjs, tmp)
         with atomic_path(out / "decoder.js") as tmp:
             tmp.write_text("window.AEREPORT_DECODER = " + json.dumps(payload) + ";")
         head += ['<script src="tf.min.js"></script>', '<script src="decoder.js"></script>', _script(runtime)]
     i = doc_html.rindex("</head>")
     page = doc_html[:i] + "\n".join(head) + "\n" + doc_html[i:]
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             tmp.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -29,16 +29,16 @@ FACES_ENV, FACES_RUN_ENV = "AEREPORT_FACES", "AEREPORT_FACES_RUN"
 
 
 @functools.lru_cache(maxsize=None)
-def load_state(run_dir: str) -> ReportState:
+def load_state(run_dir: str, safe_mode: bool = True) -> ReportState:
     """The process-wide :class:`ReportState` of ``run_dir`` (loaded on first use, then shared).
 
     >>> load_state("runs/mnist") is load_state("runs/mnist")  # doctest: +SKIP
     True
     """
-    return ReportState.open(run_dir)
+    return ReportState.open(run_dir, safe_mode=safe_mode)
 
 
-def app_state(run_dir: str | os.PathLike | None = None) -> ReportState:
+def app_state(run_dir: str | os.PathLike | None = None, safe_mode: bool = True) -> ReportState:
     """The process-wide state an app serves: ``run_dir``, else ``$AEREPORT_RUN``, else the
     embedded sample's run (trained first if this machine has none yet).
 
@@ -48,7 +48,7 @@ def app_state(run_dir: str | os.PathLike | None = None) -> ReportState:
         run_dir = default_run_dir()
         if RUN_ENV not in os.environ:
             ensure_default_run(run_dir)
-    return load_state(str(Path(run_dir).expanduser()))
+    return load_state(str(Path(run_dir).expanduser()), safe_mode)
 
 
 def faces_state() -> ReportState:
@@ -92,9 +92,9 @@ class Report(StateView):
         self.training = TrainingView(**views)
 
     @classmethod
-    def open(cls, run_dir: str | os.PathLike | None = None) -> "Report":
+    def open(cls, run_dir: str | os.PathLike | None = None, safe_mode: bool = True) -> "Report":
         """A report over the shared state of ``run_dir`` (see :func:`app_state`)."""
-        return cls(state=app_state(run_dir))
+        return cls(state=app_state(run_dir, safe_mode))
 
     def export(self, out: str | os.PathLike, fmt: str = "html") -> Path:
         """Write this report as one offline HTML file (or a folder with ``fmt="dir"``).
@@ -119,23 +119,26 @@ class Report(StateView):
 
 
 def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aereport.open(run_dir)
-         layouts: Sequence[str] | None = None) -> Report:
+         layouts: Sequence[str] | None = None, safe_mode: bool = True) -> Report:
     """The report of a run directory, as the server shows it; display it in a notebook after
     ``pn.extension()``, or call ``.servable()`` / ``.export(path)``.
 
     ``layouts``: the layouts to show, computed (with a progress bar) and cached if missing; by
     default the ones the run already holds. Without ``run_dir``, the embedded sample's run.
+    ``safe_mode=False`` loads a model holding Lambda layers (it runs the file's Python code:
+    only for files you trust).
 
     >>> aereport.open("runs/mnist")  # doctest: +SKIP
     """
     if run_dir is None or layouts is None:
-        return Report.open(run_dir)
+        return Report.open(run_dir, safe_mode)
     from .callbacks import LayoutProgress
     from .store import Run
 
     names = list(dict.fromkeys(["ae", *layouts]))
     with LayoutProgress(names, Run(run_dir).load_layouts()) as progress:
-        return Report(state=ReportState.open(run_dir, layouts=names, **progress.callbacks))
+        return Report(state=ReportState.open(run_dir, layouts=names, safe_mode=safe_mode,
+                                             **progress.callbacks))
 
 
 def explore(images, labels=None, *, encoder=None, decoder=None,
@@ -192,7 +195,8 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
             new_run(run_dir, config, dataset, keep_dataset=True)
         prepare_run(run_dir, dataset, config, epochs, callbacks=[ProgressBar()])
     with LayoutProgress(layouts, Run(run_dir).load_layouts()) as progress:
-        state = ReportState.open(run_dir, dataset, layouts, **progress.callbacks)
+        # Your own model stays the one in memory: no round trip through Keras's safe-mode loader.
+        state = ReportState.open(run_dir, dataset, layouts, ae=ae, **progress.callbacks)
     return Report(state=state)
 
 

@@ -70,18 +70,21 @@ class ReportState(Status):
     @classmethod
     def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=None,
              on_start: Callable[[str], None] | None = None,
-             on_done: Callable[[str], None] | None = None) -> "ReportState":
+             on_done: Callable[[str], None] | None = None, *, ae: Autoencoder | None = None,
+             safe_mode: bool = True) -> "ReportState":
         """Load a trained run; compute and cache any of ``layouts`` it does not hold yet.
 
         ``layouts=None``: the layouts the run holds (plus 'ae'), or all of them for a run that
         holds none — opening a run never starts minutes of UMAP/t-SNE it was not asked for.
+        ``ae``: the run's model already in memory (not read back from disk); ``safe_mode``: see
+        :meth:`aereport.store.Run.load_autoencoder`.
 
         >>> ReportState.open("runs/mnist").layouts.keys()  # doctest: +SKIP
         dict_keys(['ae', 'umap', 'tsne', 'pca'])
         """
         run = Run(run_dir)
         dataset = dataset if dataset is not None else dataset_for(run)
-        ae = run.load_autoencoder()
+        ae = ae if ae is not None else run.load_autoencoder(safe_mode)
         check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
         cached = run.load_layouts()
         layouts = default_layouts(cached) if layouts is None else layouts
@@ -124,11 +127,28 @@ class ReportState(Status):
             raise AEReportError(f"position must be finite. Received: x={x!r}, y={y!r}")
         if layout not in self.layouts:
             raise AEReportError(f"layout must be one of {sorted(self.layouts)}. Received: layout={layout!r}")
+        x, y, clamped = self._clamp(layout, x, y)
+        note = " (the tap was far outside the data: moved to the edge of the decoded range)" if clamped else ""
         if layout == "ae" and self.direct:
-            return np.array([x, y], np.float32), "decoder at this latent position"
+            return np.array([x, y], np.float32), "decoder at this latent position" + note
         k = min(k, len(self.dataset))
         z = self._blend(layout, np.array([[x, y]]), k)[0]
-        return z, f"decoder at the weighted mean latent code of the {k} nearest samples"
+        return z, f"decoder at the weighted mean latent code of the {k} nearest samples" + note
+
+    def _clamp(self, layout: str, x: float, y: float) -> tuple[float, float, bool]:
+        """Keep a position within the data's extent widened by one extent on every side.
+
+        Beyond that a code is nothing the decoder was trained near: huge codes saturate it into
+        the same meaningless blot (or overflow to NaN), a wrong picture with no word of why.
+        """
+        key = ("extent", layout, self.version if layout == "ae" else "")
+        if key not in self._neighbours:
+            xy = self.layouts[layout]
+            self._neighbours[key] = (xy.min(axis=0), xy.max(axis=0))
+        lo, hi = self._neighbours[key]
+        span = np.maximum(hi - lo, 1e-6)
+        cx, cy = np.clip([x, y], lo - span, hi + span)
+        return float(cx), float(cy), (cx, cy) != (x, y)
 
     def _blend(self, layout: str, points: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
         """Inverse-distance-weighted mean code of the ``k`` nearest samples, for each point."""

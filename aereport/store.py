@@ -165,8 +165,15 @@ class Run:
     def has_model(self) -> bool:
         return (self.path / MODEL).is_file()
 
-    def load_autoencoder(self):
-        """The stacked model (compiled, with optimizer state) taken apart; safe mode on."""
+    def load_autoencoder(self, safe_mode: bool = True):
+        """The stacked model (compiled, with optimizer state) taken apart.
+
+        Keras's safe mode is on: a model holding a ``Lambda`` layer would run Python code from
+        the file, so it is refused unless ``safe_mode=False`` (CLI: ``--trust-model``).
+
+        >>> Run("runs/mnist").load_autoencoder().latent_dim  # doctest: +SKIP
+        2
+        """
         import keras
 
         from .model import Autoencoder
@@ -175,10 +182,15 @@ class Run:
         if not p.is_file():
             raise AEReportError(f"{self.path}: no trained model yet ({MODEL} missing); run `aereport train`")
         try:
-            model = keras.models.load_model(p, safe_mode=True)
+            model = keras.models.load_model(p, safe_mode=safe_mode)
         except Exception as exc:  # Keras raises many types for bad archives; report one line
-            raise AEReportError(f"{p}: cannot load the model ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            if safe_mode and "safe_mode" in str(exc):
+                raise AEReportError(
+                    f"{p}: the model holds a Lambda layer, whose Python code would run on loading; "
+                    "refused. Only if you trust this file: pass --trust-model (Python: safe_mode=False)"
+                ) from None
+            raise AEReportError(f"{p}: cannot load the model ({type(exc).__name__}: {first})") from None
         try:
             return Autoencoder.from_model(model)
         except ValueError:

@@ -109,8 +109,9 @@ def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: 
     return run
 
 
-def load_or_build(run: Run) -> Autoencoder:
+def load_or_build(run: Run, safe_mode: bool = True) -> Autoencoder:
     """The run's latest checkpoint, or a freshly initialised model (seeded) if it has none.
+    ``safe_mode``: see :meth:`aereport.store.Run.load_autoencoder`.
 
     >>> load_or_build(Run("runs/mnist")).latent_dim  # doctest: +SKIP
     2
@@ -118,7 +119,7 @@ def load_or_build(run: Run) -> Autoencoder:
     import keras
 
     if run.has_model:
-        return run.load_autoencoder()
+        return run.load_autoencoder(safe_mode)
     cfg = TrainingConfig.from_dict(run.config)
     keras.utils.set_random_seed(cfg.seed)
     return build_autoencoder(tuple(run.config["img_shape"]), cfg.preset, cfg.latent_dim, cfg.n_layers,

@@ -85,13 +85,14 @@ def test_cli_apps_and_export_blocks(workdir, tmp_path):
     assert (workdir / "site" / "index.html").is_file() and (workdir / "models" / "decoder" / "model.json").is_file()
 
     for line in commands(apps):
-        *assignments, panel, serve, app, warm = shlex.split(line)
-        assert (panel, serve, warm) == ("panel", "serve", "--warm") and (ROOT / app).is_file()
+        *assignments, panel, serve, app, *flags = shlex.split(line)
+        assert (panel, serve) == ("panel", "serve") and (ROOT / app).is_file()
+        assert flags == ["--address", "127.0.0.1", "--warm"]  # loopback only, as `aereport serve`
         app_env = dict(env, AEREPORT_RUN=str(workdir / "runs" / "mnist"),
                        AEREPORT_FACES_RUN=str(workdir / "runs" / "faces"),
                        **dict(a.split("=", 1) for a in assignments))
         name = Path(app).stem
-        serve_and_fetch([panel, serve, app, warm, "--address", "127.0.0.1"], workdir, app_env,
+        serve_and_fetch([panel, serve, app, *flags], workdir, app_env,
                         tmp_path / f"{name}.log", path=f"/{name}")
 
 
