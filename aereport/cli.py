@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ._validation import AEReportError
+from .store import check_writable
 
 DATASET_OPTIONS = ("data_dir", "path", "size", "color", "labels", "limit")
 
@@ -45,6 +46,16 @@ def _non_negative(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535. Received: {text!r}")
     return value
 
 
@@ -111,12 +122,6 @@ def _training_config(args, spec: dict):
                           seed=args.seed, dataset=spec)
 
 
-def _check_writable(run_dir: Path) -> None:
-    parent = run_dir if run_dir.exists() else next((p for p in run_dir.parents if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK):
-        raise AEReportError(f"--run {run_dir}: cannot write there (no permission on {parent})")
-
-
 def cmd_train(args) -> None:
     from .callbacks import ProgressBar
     from .state import dataset_for
@@ -124,9 +129,10 @@ def cmd_train(args) -> None:
     from .training import load_or_build, new_run, train
 
     run_dir = Path(args.run).expanduser()
-    _check_writable(run_dir)
+    check_writable(run_dir, f"--run {run_dir}")
     if Run.exists(run_dir):
         run = Run(run_dir)
+        _check_resume(args, run)
         dataset = dataset_for(run)
         print(f"resuming {run_dir} after epoch {run.epochs_done}", file=sys.stderr)
     else:
@@ -144,6 +150,22 @@ def cmd_train(args) -> None:
               + (f", held-out loss {h[-1]['val_loss']:.5f}" if "val_loss" in h[-1] else ""))
     if args.layouts:
         _layouts(run, dataset, args.layouts.split(","), ae)
+
+
+def _check_resume(args, run) -> None:
+    """Resuming takes the run's own dataset and model: refuse options that say otherwise, rather
+    than silently train something other than what the command line reads."""
+    cfg = run.config
+    given = {"dataset": args.dataset, "preset": args.preset, "latent_dim": args.latent_dim,
+             "n_layers": args.n_layers, "n_units": args.n_units, "batch_size": args.batch_size,
+             "learning_rate": args.learning_rate, "seed": args.seed}
+    recorded = dict(cfg, dataset=(cfg.get("dataset") or {}).get("name"))
+    for key in sorted(args.explicit & set(given)):
+        if given[key] != recorded.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise AEReportError(f"--run {run.path} already holds a run with {key}={recorded.get(key)!r}; "
+                                f"{flag} {given[key]} would train something else. Drop {flag} to resume, "
+                                "or choose a new --run folder")
 
 
 def _layouts(run, dataset, names, ae) -> dict:
@@ -184,20 +206,21 @@ def cmd_info(args) -> None:
 
 
 def cmd_serve(args) -> None:
+    if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
+        raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
+                            "also pass --allow-origin HOST[:PORT] for the address browsers will use")
+    _check_port(args.address, args.port)  # now, not after minutes of loading and layouts
     from .callbacks import LayoutProgress, ProgressBar
     from .report import default_run_dir
     from .state import prepare_run
 
     run_dir = Path(args.run or default_run_dir()).expanduser()
-    if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
-        raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
-                            "also pass --allow-origin HOST[:PORT] for the address browsers will use")
     from .state import ReportState, default_layouts
     from .store import Run
 
     dataset = None
     if not Run.exists(run_dir) or not Run(run_dir).has_model:
-        _check_writable(run_dir)
+        check_writable(run_dir, f"--run {run_dir}")
         spec = _dataset_spec(args)
         dataset = _load(spec)
         print(f"training a new model in {run_dir}", file=sys.stderr)
@@ -209,6 +232,17 @@ def cmd_serve(args) -> None:
     with LayoutProgress(names, cached) as progress:
         state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, **progress.callbacks)
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
+
+
+def _check_port(address: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.create_server((address, port)):
+            pass
+    except OSError as exc:
+        raise AEReportError(f"--port {port}: cannot listen on {address}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
+                            "choose another port") from None
 
 
 def cmd_export_tfjs(args) -> None:
@@ -285,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
     p.add_argument("--run", help="run directory (default: the embedded sample's run in ~/.cache/aereport)")
     p.add_argument("--epochs", type=_positive, default=20, help="epochs for a new run (default 20)")
-    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--port", type=_port, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback only)")
     p.add_argument("--allow-origin", action="append", help="origin allowed to connect (needed off loopback)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
@@ -295,12 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     _trust_arg(p)
     p.set_defaults(func=cmd_serve)
+    # argparse keeps each command's options only in a private list; main() reads which were typed.
+    parser.options = {name: command._actions for name, command in sub.choices.items()}
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Which options the user typed (not defaults): resuming a run checks them against it.
+    words = {w.split("=", 1)[0] for w in (sys.argv[1:] if argv is None else argv)}
+    args.explicit = {a.dest for a in parser.options[args.command] if words & set(a.option_strings)}
     try:
         args.func(args)
     except AEReportError as exc:

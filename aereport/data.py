@@ -13,6 +13,7 @@ import dataclasses
 import gzip
 import os
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Callable, Sequence
@@ -107,7 +108,8 @@ def validate_images(images, source: str) -> np.ndarray:
     1.0
     """
     arr = np.asarray(images)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
+                                                           or arr.dtype == bool):
         raise AEReportError(f"{source}: expected a numeric image array. Received: dtype={arr.dtype}")
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -120,8 +122,7 @@ def validate_images(images, source: str) -> np.ndarray:
         raise AEReportError(f"{source}: images must be at least 1×1 pixel. Received: shape={arr.shape}")
     if arr.dtype == np.uint8:
         return (arr.astype(np.float32) / 255.0)
-    arr = arr.astype(np.float32, copy=False)
-    bad = ~np.isfinite(arr)
+    bad = ~np.isfinite(arr)  # checked before the cast: a huge float64 would become inf
     if bad.any():
         first = int(np.argwhere(bad.reshape(len(arr), -1).any(axis=1))[0, 0])
         raise AEReportError(
@@ -132,7 +133,7 @@ def validate_images(images, source: str) -> np.ndarray:
         raise AEReportError(
             f"{source}: expected pixel values in [0, 1] (or uint8 0..255). "
             f"Received: min={lo:g}, max={hi:g}")
-    return arr
+    return arr.astype(np.float32, copy=False)
 
 
 def validate_labels(labels, n: int, source: str) -> np.ndarray:
@@ -227,6 +228,10 @@ def _arrays_from_idx(files: dict[str, Path]) -> dict[str, np.ndarray]:
     return out
 
 
+# What numpy raises for damaged .npy/.npz files (a .npz is a zip archive).
+_NUMPY_FILE_ERRORS = (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile)
+
+
 def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -236,7 +241,7 @@ def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
                 raise AEReportError(
                     f"{path}: expected a Keras-style .npz with arrays {sorted(need)}. Received: {sorted(keys)}")
             return {k: f[k] for k in need}
-    except (OSError, ValueError, zlib.error) as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         if isinstance(exc, AEReportError):
             raise
         raise AEReportError(f"{path}: not a readable .npz file ({exc})") from None
@@ -370,9 +375,11 @@ def load_folder(path: str | os.PathLike, size: tuple[int, int] | None = None,
     """
     from PIL import Image, UnidentifiedImageError
 
-    from ._validation import check_choice
+    from ._validation import check_choice, check_positive_int
 
     check_choice("color", color, ["gray", "rgb"])
+    if limit is not None:
+        check_positive_int("limit", limit)
     root = Path(path).expanduser()
     if not root.is_dir():
         raise AEReportError(f"{root}: not a folder; expected a folder of image files")
@@ -464,7 +471,7 @@ def load_array(path: str | os.PathLike, labels: str | os.PathLike | None = None,
                 test = f["test_mask"] if "test_mask" in f.files else None
         else:
             raise AEReportError(f"{path}: expected a .npy or .npz file. Received: suffix {path.suffix!r}")
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         if isinstance(exc, AEReportError):
             raise
         raise AEReportError(f"{path}: not a readable numpy file ({exc})") from None

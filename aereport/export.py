@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import AEReportError, check_choice
-from .store import atomic_path
+from .store import atomic_path, check_writable
 
 RASTER_PX = 1200
 DENSITY_CMAP = ["#9ecae1", "#08306b"]  # unlabelled data: light where sparse, dark where dense
@@ -109,12 +109,6 @@ def _drop_external_scripts(page: str) -> str:
     return re.sub(r'<script[^>]*\ssrc="(?!data:)[^"]*"[^>]*>\s*</script>', "", page)
 
 
-def _check_writable(folder: Path, out: Path) -> None:
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise AEReportError(f"{out}: cannot write the report there (no permission on {existing})")
-
-
 def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int = 8,
                   safe_mode: bool = True) -> Path:
     """Write the run's report as one offline HTML file (``fmt="html"``) or a folder (``fmt="dir"``).
@@ -136,7 +130,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
 
     check_choice("format", fmt, ["html", "dir"])
     out = Path(out).expanduser()
-    _check_writable(out if fmt == "dir" else out.parent, out)  # before the work, not after it
+    check_writable(out if fmt == "dir" else out.parent, str(out))  # before the work, not after it
     tfjs = find_tfjs()
     state = run if isinstance(run, ReportState) else ReportState.open(run, safe_mode=safe_mode)
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.

@@ -85,7 +85,6 @@ class ReportState(Status):
         run = Run(run_dir)
         dataset = dataset if dataset is not None else dataset_for(run)
         ae = ae if ae is not None else run.load_autoencoder(safe_mode)
-        check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
         cached = run.load_layouts()
         layouts = default_layouts(cached) if layouts is None else layouts
         computed = ensure_layouts(run, dataset, ae, layouts, cached, on_start, on_done)
@@ -253,7 +252,7 @@ def dataset_for(run: Run) -> Dataset:
         raise AEReportError(f"{run.path}: config.json names no dataset; expected {{'dataset': {{'name': ...}}}}")
     options = dict(spec.get("options", {}))
     # A dataset kept inside the run is named relative to it, so the folder can move.
-    if "path" in options and (run.path / options["path"]).exists():
+    if "path" in options and not Path(options["path"]).is_absolute():
         options["path"] = str(run.path / options["path"])
     return load_dataset(spec["name"], **options)
 
@@ -263,7 +262,9 @@ def ensure_layouts(run: Run, dataset: Dataset, ae: Autoencoder, names, cached: d
                    on_done: Callable[[str], None] | None = None) -> dict[str, dict]:
     """Compute what ``cached`` lacks of ``names`` and save each into the run as soon as it is done,
     so an interrupted session keeps every layout it finished."""
-    current = dict(cached)
+    check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
+    # Layouts of another number of images belong to another dataset: recomputed, not mixed in.
+    current = {k: v for k, v in cached.items() if len(v["xy"]) == len(dataset)}
 
     def save(name, entry):
         current[name] = entry
@@ -272,7 +273,7 @@ def ensure_layouts(run: Run, dataset: Dataset, ae: Autoencoder, names, cached: d
             on_done(name)
 
     return compute_layouts(dataset.images, names, encoder=ae.encoder, model_version=model_version(ae),
-                           cache=cached, on_start=on_start, on_done=save)
+                           cache=current, on_start=on_start, on_done=save)
 
 
 def ensure_default_run(run_dir: str | os.PathLike, epochs: int = 20, callbacks=()) -> Run:

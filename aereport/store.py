@@ -52,6 +52,25 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def check_writable(folder: str | os.PathLike, name: str) -> None:
+    """Raise unless files can be created in ``folder`` (or its nearest existing parent, where
+    the folder is still to be made); ``name`` is what the message calls it.
+
+    Probes with a real temporary file: permission bits say nothing for root or read-only mounts.
+
+    >>> check_writable("reports", "--out reports/mnist.html")  # doctest: +SKIP
+    """
+    folder = Path(folder).expanduser()
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise AEReportError(f"{name}: cannot write there ({exc.strerror or exc} in {existing})") from None
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as JSON atomically.
 

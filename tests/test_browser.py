@@ -143,3 +143,34 @@ def test_panel_serve_app_file(trained_run, page, tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_rapid_taps_and_taps_off_the_plot(served, page):
+    """Thirty taps 20 ms apart end on the last one's image; clicks on the axes change nothing."""
+    url, run_dir = served
+    open_report(page, url)
+    page.get_by_text("Decoder", exact=True).first.click()
+    decoder = Run(run_dir).load_autoencoder().decoder
+    start = page.evaluate(READ, "decoder-marker")
+    tap(page, "decoder-marker", 0.5, 0.5, lambda: page.evaluate(READ, "decoder-marker")["x"] != start["x"])
+    settled = page.evaluate(READ, "decoder-marker")
+    (left, top), (right, bottom) = page.evaluate(LOCATE, ["decoder-marker", 0, 0]), \
+        page.evaluate(LOCATE, ["decoder-marker", 1, 1])
+    for x, y in [(left - 25, (top + bottom) / 2), ((left + right) / 2, bottom + 25), (right + 200, top)]:
+        page.mouse.click(x, y)  # the y axis, the x axis, the legend/beyond the frame
+    page.wait_for_timeout(1500)
+    assert page.evaluate(READ, "decoder-marker") == settled
+
+    rng = np.random.default_rng(1)
+    for fx, fy in rng.uniform(0.05, 0.95, (30, 2)):
+        page.mouse.click(left + fx * (right - left), top + fy * (bottom - top))
+        page.wait_for_timeout(20)
+    last = page.evaluate(READ, "decoder-marker")
+
+    def shows_last():
+        d = page.evaluate(READ, "decoded-image")
+        img = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
+        return bool(np.abs(img - decode_at(decoder, last["x"][0], last["y"][0])).max() <= 1e-5)
+
+    wait_for(page, shows_last, timeout=20)
+    assert page.errors == []

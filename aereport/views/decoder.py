@@ -14,7 +14,16 @@ from ._elements import color_key, frame, image_figure, image_source_data, push, 
 MARKER = "decoder-marker"
 
 # The marker jumps in the browser the moment the plane is tapped; the server only sends the image.
-MOVE_MARKER = "source.data = {x: [cb_obj.x], y: [cb_obj.y]};"
+# Bokeh reports taps on the axes too (at positions off the visible plane): those are not taps.
+MOVE_MARKER = """
+const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
+if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) source.data = {x: [cb_obj.x], y: [cb_obj.y]};
+"""
+
+
+def _inside(value: float, bounds) -> bool:
+    lo, hi = bounds if None not in bounds else (-np.inf, np.inf)
+    return min(lo, hi) <= value <= max(lo, hi)
 
 
 class DecoderView(StateView):
@@ -90,11 +99,13 @@ class DecoderView(StateView):
         fig.scatter("x", "y", source=source, marker="x", size=18, line_width=3, color="black", name=MARKER)
         # Bokeh reports the second of two quick taps as a double tap: both are taps here.
         for event in ("tap", "doubletap") + (("pan",) if self.drag else ()):
-            fig.js_on_event(event, CustomJS(args=dict(source=source), code=MOVE_MARKER))
+            fig.js_on_event(event, CustomJS(args=dict(source=source, xr=fig.x_range, yr=fig.y_range),
+                                            code=MOVE_MARKER))
             if self._served:
                 # Served: take the tap straight from Bokeh, holding the document lock; HoloViews'
                 # Tap stream (used in notebooks) queues each event and sleeps before calling back.
-                fig.on_event(event, lambda e: self._on_tap(e.x, e.y))
+                fig.on_event(event, lambda e, fig=fig: self._on_tap(
+                    e.x, e.y, (fig.x_range.start, fig.x_range.end), (fig.y_range.start, fig.y_range.end)))
 
     @param.depends("x", "y", "layout", "status.version", watch=True)
     def _decode(self):
@@ -113,8 +124,12 @@ class DecoderView(StateView):
         self._images.append((fig, source))
         return pn.pane.Bokeh(fig)
 
-    def _on_tap(self, x=None, y=None):
-        if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
+    def _on_tap(self, x=None, y=None, x_range=None, y_range=None):
+        if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+            return
+        if x_range is None and self._ranges is not None:  # notebook: the viewport stream knows
+            x_range, y_range = self._ranges.x_range, self._ranges.y_range
+        if _inside(x, x_range or (None, None)) and _inside(y, y_range or (None, None)):
             self.param.update(x=float(x), y=float(y))
 
     def __panel__(self) -> pn.viewable.Viewable:
