@@ -29,6 +29,7 @@ from .training import check_compatible, load_or_build, train
 
 
 NEIGHBOURS = 8
+MARGIN = 2  # positions decode up to this many data extents beyond the data, then are clamped
 
 
 class Status(param.Parameterized):
@@ -135,7 +136,7 @@ class ReportState(Status):
         return z, f"decoder at the weighted mean latent code of the {k} nearest samples" + note
 
     def _clamp(self, layout: str, x: float, y: float) -> tuple[float, float, bool]:
-        """Keep a position within the data's extent widened by one extent on every side.
+        """Keep a position within the data's extent widened by ``MARGIN`` extents on every side.
 
         Beyond that a code is nothing the decoder was trained near: huge codes saturate it into
         the same meaningless blot (or overflow to NaN), a wrong picture with no word of why.
@@ -146,7 +147,7 @@ class ReportState(Status):
             self._neighbours[key] = (xy.min(axis=0), xy.max(axis=0))
         lo, hi = self._neighbours[key]
         span = np.maximum(hi - lo, 1e-6)
-        cx, cy = np.clip([x, y], lo - span, hi + span)
+        cx, cy = np.clip([x, y], lo - MARGIN * span, hi + MARGIN * span)
         return float(cx), float(cy), (cx, cy) != (x, y)
 
     def _blend(self, layout: str, points: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:

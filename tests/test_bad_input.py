@@ -21,6 +21,7 @@ from PIL import Image
 
 from aereport import AEReportError
 from aereport.cli import main
+from aereport.state import MARGIN
 from aereport.data import (_IDX_TYPES, load_array, load_folder, load_mnist, read_idx, validate_images,
                            validate_labels)
 
@@ -365,7 +366,7 @@ def test_positions_far_outside_the_data_are_clamped_and_said_so(state, layout, x
     assert np.isfinite(image).all() and "far outside the data" in how
     xy = state.layouts[layout]
     lo, hi = xy.min(axis=0), xy.max(axis=0)
-    edge = np.clip([x, y], lo - (hi - lo), hi + (hi - lo))
+    edge = np.clip([x, y], lo - MARGIN * (hi - lo), hi + MARGIN * (hi - lo))
     np.testing.assert_array_equal(image, state.decode_position(layout, *edge)[0])
 
 
