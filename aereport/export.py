@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import AEReportError, check_choice
-from .store import atomic_path, check_writable
+from .store import atomic_path, check_writable, sweep
 
 RASTER_PX = 1200
 DENSITY_CMAP = ["#9ecae1", "#08306b"]  # unlabelled data: light where sparse, dark where dense
@@ -165,6 +165,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     page = doc_html[:i] + "\n".join(head) + "\n" + doc_html[i:]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        sweep(target)  # a killed export's half-written page
         with atomic_path(target) as tmp:
             tmp.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -24,7 +24,7 @@ from ._validation import AEReportError, check_positive_int
 from .data import Dataset, load_dataset
 from .layouts import LAYOUTS, compute_layouts, model_version
 from .model import Autoencoder, architecture, encode, reconstruct
-from .store import Run
+from .store import LAYOUTS as LAYOUTS_FILE, Run, sweep
 from .training import check_compatible, load_or_build, train
 
 
@@ -266,6 +266,8 @@ def ensure_layouts(run: Run, dataset: Dataset, ae: Autoencoder, names, cached: d
     check_compatible(ae, dataset, f"run {run.path}")  # before minutes of layout work, not after
     # Layouts of another number of images belong to another dataset: recomputed, not mixed in.
     current = {k: v for k, v in cached.items() if len(v["xy"]) == len(dataset)}
+    if set(names) - set(current):
+        sweep(run.path / LAYOUTS_FILE)  # what a killed computation left half-written
 
     def save(name, entry):
         current[name] = entry

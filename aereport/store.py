@@ -52,6 +52,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def sweep(path: str | os.PathLike) -> None:
+    """Delete temporaries :func:`atomic_path` left beside ``path`` when a writer was killed
+    mid-write; call it only where no other writer of ``path`` can be running.
+
+    >>> sweep("runs/mnist/history.json")  # doctest: +SKIP
+    """
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.name}.*"):
+        leftover.unlink(missing_ok=True)
+
+
 def check_writable(folder: str | os.PathLike, name: str) -> None:
     """Raise unless files can be created in ``folder`` (or its nearest existing parent, where
     the folder is still to be made); ``name`` is what the message calls it.
@@ -168,6 +179,11 @@ class Run:
     @property
     def epochs_done(self) -> int:
         return len(self.history)
+
+    def sweep_checkpoint(self) -> None:
+        """Remove half-written checkpoint files of a killed training (before training resumes)."""
+        for name in (MODEL, ENCODER, DECODER, HISTORY):
+            sweep(self.path / name)
 
     def save_epoch(self, ae, history: list[dict]) -> None:
         """Checkpoint after an epoch: models first, then the history that says they exist."""

@@ -163,6 +163,7 @@ def train(run: Run, dataset: Dataset, epochs: int, callbacks: Sequence = (),
     cfg = TrainingConfig.from_dict(run.config)
     x_train, x_val = split(dataset)
     history = run.history
+    run.sweep_checkpoint()  # this process is the run's one trainer from here on
     for cb in callbacks:
         if hasattr(cb, "set_plan"):
             cb.set_plan(len(history), len(history) + epochs, int(np.ceil(len(x_train) / cfg.batch_size_or_default)))
