@@ -18,12 +18,13 @@ def launch(playwright):
 
 
 @contextlib.contextmanager
-def serving(run: str, port: int):
-    """`aereport serve --run RUN` on ``port`` while the block runs; yields the seconds it took to listen."""
+def serving(run: str, port: int, log=subprocess.DEVNULL):
+    """`aereport serve --run RUN` on ``port`` while the block runs; yields the server process,
+    with ``ready_s``: the seconds from its start until it listened."""
     exe = Path(sys.executable).with_name("aereport")
     start = time.perf_counter()
     server = subprocess.Popen([str(exe), "serve", "--run", run, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdout=log, stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else log,
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     try:
         while True:
@@ -31,8 +32,25 @@ def serving(run: str, port: int):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"aereport serve --run {run} exited with {server.returncode}")
                 time.sleep(0.2)
-        yield time.perf_counter() - start
+        server.ready_s = time.perf_counter() - start
+        yield server
     finally:
         server.terminate()
         server.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -42,7 +42,7 @@ def main():
 
     from _chromium import launch, serving
 
-    with serving(args.run, args.port) as ready:
+    with serving(args.run, args.port) as server:
         with sync_playwright() as pw:
             b = launch(pw)
             page = b.new_page(viewport={"width": 1400, "height": 950})
@@ -61,7 +61,7 @@ def main():
                 page.wait_for_timeout(250)
             lat = np.array(page.evaluate("() => window.__lat"))
             b.close()
-    print(f"server process start to listening (cached run): {ready:.1f} s; page + Decoder tab: {first_page:.1f} s")
+    print(f"server process start to listening (cached run): {server.ready_s:.1f} s; page + Decoder tab: {first_page:.1f} s")
     print(f"tap -> image in browser over {len(lat)} taps: p50 {np.median(lat):.1f} ms, "
           f"p95 {np.percentile(lat, 95):.1f} ms")
 

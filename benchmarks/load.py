@@ -1,0 +1,221 @@
+"""Twenty sessions on one `aereport serve`, tapping and zooming at once, while one of them trains.
+
+    python benchmarks/load.py --run runs/mnist70k [--clients 20] [--seconds 60]
+
+The sessions are Bokeh websocket clients (``bokeh.client``): each is a full server session (the
+server builds every view for it, as for a browser), moving the decoder's position every 0.3-0.8 s
+and zooming its plane (a new Datashader render) every fifth action; 2 cores cannot also run 20
+Chromium renderers, which would measure the load generator instead of the server. Beside them a
+real Chromium page taps the Decoder plane and measures tap -> image in the page (pointerdown to
+the frame whose pixels change), and for the second half of the window a second page keeps
+pressing Train !. Reported: latencies, lost requests, server errors, server CPU and resident
+memory as sessions join and after they leave.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _chromium import ARGS, CHROMIUM, cpu_seconds, rss_mb, serving
+
+HOOK = """() => {
+  let src = null;
+  for (const m of Bokeh.documents[0].all_models)
+    if (m.type == 'GlyphRenderer' && m.name == 'decoded-image') src = m.data_source;
+  window.__lat = []; window.__taps = 0;
+  document.addEventListener('pointerdown', () => {
+    const t0 = performance.now(), old = src.data.image[0]; window.__taps += 1;
+    const check = () => src.data.image[0] !== old ? window.__lat.push([Date.now(), performance.now() - t0])
+                                                   : requestAnimationFrame(check);
+    requestAnimationFrame(check);
+  }, true);
+}"""
+FRAME = """() => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+
+
+async def _open(browser, url: str, errors: list, tab: str = "Decoder"):
+    context = await browser.new_context(viewport={"width": 1400, "height": 950})
+    page = await context.new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url, timeout=180000)
+    await page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=180000)
+    await page.get_by_text(tab, exact=True).first.click()
+    await page.wait_for_function("""() => { for (const m of Bokeh.documents[0].all_models)
+        if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') return true; return false; }""",
+                                 timeout=120000)
+    await page.wait_for_timeout(1000)
+    return context, page
+
+
+class Client(threading.Thread):
+    """One Bokeh session driven from Python: position changes and zooms until ``until``."""
+
+    def __init__(self, url: str, seed: int, until: float):
+        super().__init__(daemon=True)
+        self.url, self.rng, self.until = url, np.random.default_rng(seed), until
+        self.sent: list[float] = []
+        self.images: list[float] = []
+        self.ready = threading.Event()
+        self.error: str | None = None
+
+    def run(self):
+        import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
+        from bokeh.client import pull_session
+        from bokeh.models import GlyphRenderer, Plot
+
+        try:
+            session = pull_session(url=self.url)
+            doc = session.document
+            named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
+            fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
+            x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
+            named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
+            loop = session._connection.io_loop
+            threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
+        except Exception as exc:  # reported, not raised: a failing session is a load-test result
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.ready.set()
+            return
+        self.ready.set()
+        x0, x1 = fig.x_range.start, fig.x_range.end
+        step = 0
+        while time.time() < self.until:
+            if step % 5 == 4:
+                zoom = 0.5 if (step // 5) % 2 == 0 else 1.0
+                mid, half = (x0 + x1) / 2, (x1 - x0) / 2 * zoom
+                loop.add_callback(lambda a=mid - half, b=mid + half: fig.x_range.update(start=a, end=b))
+            else:
+                x = float(self.rng.uniform(x0, x1))
+                self.sent.append(time.time())
+                loop.add_callback(lambda x=x: setattr(x_input, "value", x))
+            step += 1
+            time.sleep(self.rng.uniform(0.3, 0.8))
+        time.sleep(2)
+        loop.add_callback(lambda: session.close())
+
+    def latencies_ms(self) -> list[float]:
+        images = np.array(self.images)
+        out = []
+        for t in self.sent:
+            later = images[images > t]
+            out.append((later.min() - t) * 1000 if len(later) else np.inf)
+        return out
+
+
+async def _tapper(page, until: float) -> None:
+    await page.evaluate(HOOK)
+    x0, y0, w, h = await page.evaluate(FRAME)
+    rng = np.random.default_rng(0)
+    while time.time() < until:
+        fx, fy = rng.uniform(0.05, 0.95, 2)
+        await page.mouse.click(x0 + fx * w, y0 + fy * h)
+        await asyncio.sleep(rng.uniform(0.3, 0.8))
+    await page.wait_for_timeout(1500)  # let the last taps land
+
+
+async def _trainer(page, start: float, until: float, log: list) -> None:
+    """Press Train ! again whenever the previous request has finished, from ``start`` on."""
+    await asyncio.sleep(max(0.0, start - time.time()))
+    button = page.get_by_role("button", name="Train !")
+    while time.time() < until:
+        try:
+            if await button.is_enabled(timeout=2000):
+                await button.click(timeout=2000)
+                log.append(time.time())
+        except Exception:  # the button re-renders as its label flips: try again next round
+            pass
+        await asyncio.sleep(0.5)
+
+
+def _pct(a, q):
+    a = np.asarray(a, float)
+    return round(float(np.percentile(a, q)), 1) if len(a) else None
+
+
+async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, train: bool = True) -> dict:
+    """``clients`` websocket sessions plus a measuring Chromium page against the server at ``url``
+    (process ``pid``); the second half of the window runs while another page trains the model."""
+    from playwright.async_api import async_playwright
+
+    errors: list[str] = []
+    memory = {"idle": rss_mb(pid)}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context, page = await _open(browser, url, errors)
+        trainer = await _open(browser, url, errors, tab="Training") if train else None
+        memory["2 pages"] = rss_mb(pid)
+        start = time.time()
+        until = start + seconds + 5 * clients / 4  # sessions join over the first seconds
+        workers = [Client(url, i, until) for i in range(clients)]
+        for w in workers:  # one at a time: building a session is the heaviest thing a visitor does
+            w.start()
+            await asyncio.get_running_loop().run_in_executor(None, w.ready.wait)
+        memory[f"2 pages + {clients} clients"] = rss_mb(pid)
+        errors += [w.error for w in workers if w.error]
+        start, cpu0 = time.time(), cpu_seconds(pid)
+        until = start + seconds
+        half = start + seconds / 2
+        trains: list[float] = []
+        jobs = [_tapper(page, until)] + ([_trainer(trainer[1], half, until, trains)] if train else [])
+        await asyncio.gather(*jobs)
+        server_cpu = (cpu_seconds(pid) - cpu0) / (time.time() - start)
+        lat = np.array(await page.evaluate("() => window.__lat"), float).reshape(-1, 2)
+        taps = await page.evaluate("() => window.__taps")
+        for w in workers:
+            await asyncio.get_running_loop().run_in_executor(None, w.join, 30)
+        memory["after load"] = rss_mb(pid)
+        for c in [context] + ([trainer[0]] if trainer else []):
+            await c.close()
+        await browser.close()
+    await asyncio.sleep(20)  # Bokeh drops a closed session's document after ~15-17 s
+    memory["sessions closed"] = rss_mb(pid)
+    quiet, training = lat[lat[:, 0] < half * 1000, 1], lat[lat[:, 0] >= half * 1000, 1]
+    client_lat = np.concatenate([w.latencies_ms() for w in workers if not w.error] or [[]])
+    return {"clients": clients, "seconds": seconds, "errors": errors,
+            "browser_taps": taps, "browser_images": len(lat),
+            "browser_tap_p50_ms": _pct(lat[:, 1], 50), "browser_tap_p95_ms": _pct(lat[:, 1], 95),
+            "browser_tap_p95_ms_before_training": _pct(quiet, 95),
+            "browser_tap_p95_ms_while_training": _pct(training, 95),
+            "client_requests": len(client_lat), "client_lost": int(np.isinf(client_lat).sum()),
+            "client_p50_ms": _pct(client_lat[np.isfinite(client_lat)], 50),
+            "client_p95_ms": _pct(client_lat[np.isfinite(client_lat)], 95),
+            "train_requests": len(trains), "server_cpu_cores": round(server_cpu, 2),
+            "rss_mb": {k: round(v) for k, v in memory.items()}}
+
+
+def server_errors(log: Path) -> list[str]:
+    """Lines of the server's log that report an error."""
+    return [line for line in log.read_text(errors="replace").splitlines()
+            if "Traceback" in line or "ERROR" in line or "Exception" in line]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", required=True)
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--port", type=int, default=5078)
+    p.add_argument("--no-train", action="store_true")
+    p.add_argument("--log", default="load-server.log")
+    args = p.parse_args()
+    with open(args.log, "w") as log, serving(args.run, args.port, log) as server:
+        result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}/", server.pid, args.clients,
+                                      args.seconds, train=not args.no_train))
+    result["server_errors"] = server_errors(Path(args.log))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
