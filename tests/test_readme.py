@@ -85,7 +85,8 @@ def test_cli_apps_and_export_blocks(workdir, tmp_path):
     assert (workdir / "site" / "index.html").is_file() and (workdir / "models" / "decoder" / "model.json").is_file()
 
     for line in commands(apps):
-        *assignments, panel, serve, app, *flags = shlex.split(line)
+        words = shlex.split(line)
+        assignments, (panel, serve, app, *flags) = words[:words.index("panel")], words[words.index("panel"):]
         assert (panel, serve) == ("panel", "serve") and (ROOT / app).is_file()
         assert flags == ["--address", "127.0.0.1", "--warm"]  # loopback only, as `aereport serve`
         app_env = dict(env, AEREPORT_RUN=str(workdir / "runs" / "mnist"),
