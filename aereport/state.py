@@ -26,6 +26,7 @@ from .layouts import LAYOUTS, compute_layouts, model_version
 from .model import Autoencoder, architecture, encode, reconstruct
 from .store import LAYOUTS as LAYOUTS_FILE, Run, sweep
 from .training import check_compatible, load_or_build, train
+from .worker import TrainingWorker
 
 
 NEIGHBOURS = 8
@@ -57,7 +58,8 @@ class ReportState(Status):
     layouts : ``{name: (n, 2) array}``
     """
 
-    def __init__(self, run: Run, dataset: Dataset, ae: Autoencoder, layouts: dict[str, np.ndarray], **params):
+    def __init__(self, run: Run, dataset: Dataset, ae: Autoencoder, layouts: dict[str, np.ndarray],
+                 worker: "TrainingWorker | None" = None, **params):
         history = run.history
         super().__init__(epoch=len(history), history=history,
                          loss=history[-1]["loss"] if history else None, version=model_version(ae), **params)
@@ -67,6 +69,7 @@ class ReportState(Status):
         self._neighbours: dict[tuple[str, str], object] = {}
         self._codes: tuple[str, np.ndarray] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
+        self.worker = worker
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=None,
@@ -77,7 +80,9 @@ class ReportState(Status):
 
         ``layouts=None``: the layouts the run holds (plus 'ae'), or all of them for a run that
         holds none — opening a run never starts minutes of UMAP/t-SNE it was not asked for.
-        ``ae``: the run's model already in memory (not read back from disk); ``safe_mode``: see
+        ``ae``: the run's model already in memory (not read back from disk; it then trains on a
+        thread of this process, where a model read from the run trains in a
+        :class:`~aereport.worker.TrainingWorker` process); ``safe_mode``: see
         :meth:`aereport.store.Run.load_autoencoder`.
 
         >>> ReportState.open("runs/mnist").layouts.keys()  # doctest: +SKIP
@@ -85,11 +90,12 @@ class ReportState(Status):
         """
         run = Run(run_dir)
         dataset = dataset if dataset is not None else dataset_for(run)
+        worker = TrainingWorker(run.path, safe_mode) if ae is None else None
         ae = ae if ae is not None else run.load_autoencoder(safe_mode)
         cached = run.load_layouts()
         layouts = default_layouts(cached) if layouts is None else layouts
         computed = ensure_layouts(run, dataset, ae, layouts, cached, on_start, on_done)
-        return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()})
+        return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()}, worker=worker)
 
     # --- what the views ask for ------------------------------------------------------------
     @property
@@ -198,12 +204,13 @@ class ReportState(Status):
 
     # --- training ----------------------------------------------------------------------------
     def train_async(self, epochs: int = 1) -> concurrent.futures.Future:
-        """Train ``epochs`` more epochs on a worker thread; the 'ae' layout follows the new model.
+        """Train ``epochs`` more epochs in the background; the 'ae' layout follows the new model.
+
+        With a :attr:`worker` the epochs run in its process and only the new weights come back;
+        without one (a model handed in from memory) on a thread of this process.
 
         >>> state.train_async(2).result()  # doctest: +SKIP
         """
-        from .callbacks import ParamProgress
-
         epochs = check_positive_int("epochs", epochs)
         with self._lock:
             if self.training:
@@ -212,11 +219,20 @@ class ReportState(Status):
 
         def work():
             try:
-                train(self.run, self.dataset, epochs, callbacks=[ParamProgress(self)], ae=self.ae)
-                version = model_version(self.ae)
-                ae_layout = ensure_layouts(self.run, self.dataset, self.ae, ["ae"], self.run.load_layouts())
-                self.layouts = {**self.layouts, "ae": ae_layout["ae"]["xy"]}
-                self.param.update(version=version, training=False, progress=1.0)
+                if self.worker is not None:
+                    result = self.worker.train(epochs, on_update=lambda values: self.param.update(**values))
+                    self.ae.model.set_weights(result["weights"])
+                    ae_layout = result["ae"]
+                    # The codes too: re-encoding every image here would hold up the next taps.
+                    self._codes = (model_version(self.ae), result["codes"])
+                else:
+                    from .callbacks import ParamProgress
+
+                    train(self.run, self.dataset, epochs, callbacks=[ParamProgress(self)], ae=self.ae)
+                    ae_layout = ensure_layouts(self.run, self.dataset, self.ae, ["ae"],
+                                               self.run.load_layouts())["ae"]["xy"]
+                self.layouts = {**self.layouts, "ae": ae_layout}
+                self.param.update(version=model_version(self.ae), training=False, progress=1.0)
             except Exception as exc:  # the worker must always hand back a usable state
                 self.param.update(training=False, message=f"Training failed: {exc}")
                 raise

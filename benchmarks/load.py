@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -165,6 +166,7 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
         memory[f"2 pages + {clients} clients"] = rss_mb(pid)
         errors += [w.error for w in workers if w.error]
         start, cpu0 = time.time(), cpu_seconds(pid)
+        print(f"window starts {start:.3f}", file=sys.stderr, flush=True)
         until = start + seconds
         half = start + seconds / 2
         trains: list[float] = []
@@ -192,6 +194,9 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
             "client_p50_ms": _pct(client_lat[np.isfinite(client_lat)], 50),
             "client_p95_ms": _pct(client_lat[np.isfinite(client_lat)], 95),
             "train_requests": len(trains), "server_cpu_cores": round(server_cpu, 2),
+            # when the slow taps happened, against the Train ! clicks (seconds into the window)
+            "slow_taps_s_ms": [(round(t / 1000 - start, 1), round(ms)) for t, ms in lat if ms > 500],
+            "train_clicks_s": [round(t - start, 1) for t in trains],
             "rss_mb": {k: round(v) for k, v in memory.items()}}
 
 

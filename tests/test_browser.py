@@ -172,5 +172,5 @@ def test_rapid_taps_and_taps_off_the_plot(served, page):
         img = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
         return bool(np.abs(img - decode_at(decoder, last["x"][0], last["y"][0])).max() <= 1e-5)
 
-    wait_for(page, shows_last, timeout=20)
+    wait_for(page, shows_last, timeout=40)
     assert page.errors == []

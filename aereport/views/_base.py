@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import time
 
+import holoviews as hv
 import panel as pn
 import param
 
+from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
+from ._elements import color_key, shade
 
-SYNC_MS = 300
-# A new model redraws every plane of a session (~0.1-0.3 s of Datashader at 70k points). All
+SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
+# A new model redraws every 'ae' plane of a session (~0.1-0.3 s of Datashader at 70k points). All
 # sessions share the server's one event loop: redrawing them in one burst queued every tap behind
-# the whole burst (6.6 s p95 with 22 sessions while training). One session redraws per gap, so a
-# tap waits for one redraw at most.
+# the whole burst. One session redraws per gap, so a tap waits for one redraw at most.
 REDRAW_GAP_S = 0.25
 _last_redraw = [0.0]
 
@@ -36,26 +38,94 @@ class StateView(pn.viewable.Viewer):
         if self._follow:
             params["status"] = Status(**params["state"].snapshot())
         super().__init__(**params)
-        self._callback = None
+        self._following = False
+        self._doc = None
+        self._scheduled = False
 
     def sync(self) -> None:
         """Copy what changed in the shared state into this session's status."""
+        self._scheduled = False
         changed = {k: v for k, v in self.state.snapshot().items() if getattr(self.status, k) != v}
         if "version" in changed:
             now = time.monotonic()
             if now - _last_redraw[0] < REDRAW_GAP_S:
                 del changed["version"]  # another session is redrawing: take the next turn
+                if self._doc is not None:
+                    self._scheduled = True
+                    self._doc.add_timeout_callback(self.sync, int(REDRAW_GAP_S * 1000))
             else:
                 _last_redraw[0] = now
         if changed:
             self.status.param.update(**changed)
 
     def _follow_state(self) -> None:
-        # Called from __panel__: a periodic callback belongs to the session being rendered.
-        if self._follow and self._callback is None and pn.state.curdoc is not None:
-            self._callback = pn.state.add_periodic_callback(self.sync, period=SYNC_MS)
+        # Called from __panel__, so the callbacks belong to the session being rendered.
+        doc = pn.state.curdoc
+        if self._follow and not self._following and doc is not None:
+            self._following = True
+            if served():
+                # Told, not polling: 20 sessions polling 3 times a second kept the server's one
+                # event loop a third busy doing nothing. The shared state's watchers run on the
+                # training thread; add_next_tick_callback is Bokeh's thread-safe way into a session.
+                self._doc = doc
+                watcher = self.state.param.watch(self._changed, [k for k in Status.param if k != "name"])
+                doc.on_session_destroyed(lambda context: self.state.param.unwatch(watcher))
+            else:
+                pn.state.add_periodic_callback(self.sync, period=SYNC_MS)
         if served():
             pn.state.onload(_no_delay)
+
+    def _changed(self, *events) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                self._doc.add_next_tick_callback(self.sync)
+            except Exception:  # the session is closing; its destroy hook removes this watcher
+                pass
+
+
+class PlaneView(StateView):
+    """A view drawing one 2-D layout of the whole dataset with Datashader (Embeddings, Decoder).
+
+    Only the autoencoder's own layout moves when the model trains: ``plane_version`` follows the
+    model while that layout is shown, so UMAP, t-SNE and PCA planes are never redrawn for it.
+    """
+
+    layout = param.Selector(objects=["ae"], doc="Which 2-D layout of the dataset to draw")
+    plane_version = param.String(default="", precedence=-1,
+                                 doc="The model version the plane was drawn for ('ae' layout only)")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        names = [n for n in LAYOUT_TITLES if n in self.state.layouts]
+        self.param.layout.objects = names
+        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
+        if self.layout not in names:
+            self.layout = names[0]
+        self.plane_version = self.status.version
+        self._ranges: hv.streams.RangeXY | None = None
+
+    @param.depends("layout", watch=True)
+    def _new_layout(self):
+        self._forget_viewport()
+
+    @param.depends("status.version", watch=True)
+    def _new_model(self):
+        if self.layout == "ae":
+            self._forget_viewport()
+            self.plane_version = self.status.version
+
+    def _forget_viewport(self):
+        # These watchers run before the plot's own stream watchers (registered later, in
+        # __panel__), so the next aggregation spans the new extent, not the old viewport.
+        if self._ranges is not None:
+            self._ranges.update(x_range=None, y_range=None)
+
+    def _plane(self, points) -> hv.DynamicMap:
+        """Every point of the shown layout, shaded; ``points(layout, version)`` makes the element."""
+        streams = dict(layout=self.param.layout, version=self.param.plane_version)
+        plane, self._ranges = shade(hv.DynamicMap(points, streams=streams), color_key(self.state.dataset))
+        return plane
 
 
 def served() -> bool:

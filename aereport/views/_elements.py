@@ -39,6 +39,27 @@ def frame(xy: np.ndarray, dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": label})
 
 
+class SteadyPlotSize(hv.streams.PlotSize):
+    """The plot's size in pixels, ignoring changes of less than ``tolerance`` of it.
+
+    A page reflows by a few pixels when a button's label or a number on it changes; every
+    responsive plot (hidden tabs too) then reports a new size and Datashader re-aggregated
+    the whole dataset for it — seconds of the server's one event loop per Train click. Within
+    the tolerance the stream keeps its last size, so HoloViews serves the memoized render.
+    """
+
+    tolerance = 0.1
+
+    def transform(self):
+        size = super().transform()
+        last = getattr(self, "_last", None)
+        if last and all(size[k] and last[k] and abs(size[k] - last[k]) <= self.tolerance * last[k]
+                        for k in ("width", "height")):
+            return last
+        self._last = size
+        return size
+
+
 def shade(points: hv.DynamicMap, key: dict[str, str]) -> tuple[hv.DynamicMap, hv.streams.RangeXY]:
     """Every point, aggregated per pixel by label at the current zoom, spread where sparse.
 
@@ -48,7 +69,7 @@ def shade(points: hv.DynamicMap, key: dict[str, str]) -> tuple[hv.DynamicMap, hv
     Datashader aggregates the new points over the old layout's viewport.
     """
     ranges = hv.streams.RangeXY()
-    streams = [ranges, hv.streams.PlotSize()]
+    streams = [ranges, SteadyPlotSize()]
     if len(key) > 1:
         shaded = datashade(points, aggregator=ds.count_cat("label"), color_key=key, min_alpha=60, streams=streams)
     else:  # count_cat of a single category shades nothing (all-NaN baseline): use a density ramp

@@ -8,8 +8,8 @@ import param
 from bokeh.models import ColumnDataSource, CustomJS
 
 from ..layouts import LAYOUT_TITLES
-from ._base import StateView, served
-from ._elements import color_key, frame, image_figure, image_source_data, push, shade
+from ._base import PlaneView, served
+from ._elements import frame, image_figure, image_source_data, push
 
 MARKER = "decoder-marker"
 
@@ -26,7 +26,7 @@ def _inside(value: float, bounds) -> bool:
     return min(lo, hi) <= value <= max(lo, hi)
 
 
-class DecoderView(StateView):
+class DecoderView(PlaneView):
     """A layout of the dataset; a tap (or typed x, y) decodes that position.
 
     On the autoencoder's 2-D latent plane the position is the code itself; on any other layout
@@ -38,7 +38,6 @@ class DecoderView(StateView):
 
     x = param.Number(default=0.0, doc="x of the position to decode, in the layout's coordinates")
     y = param.Number(default=0.0, doc="y of the position to decode, in the layout's coordinates")
-    layout = param.Selector(objects=["ae"], doc="The layout whose plane is tapped")
     method = param.String(default="", doc="How the last image was produced")
     drag = param.Boolean(default=False, doc="Decode continuously while the pointer drags across the "
                                             "plane (the seed's face widget) instead of panning it")
@@ -47,14 +46,9 @@ class DecoderView(StateView):
     def __init__(self, **params):
         self._markers: list[ColumnDataSource] = []
         self._images: list = []  # (figure, source) of every rendered copy of the decoded image
-        self._ranges = None
         super().__init__(**params)
-        names = [n for n in LAYOUT_TITLES if n in self.state.layouts]
-        self.param.layout.objects = names
-        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
         if "x" not in params and "y" not in params:
             self._centre()
-        self._key = color_key(self.state.dataset)
 
     def _centre(self):
         # Start at the middle of the data rather than an arbitrary origin.
@@ -64,14 +58,8 @@ class DecoderView(StateView):
 
     @param.depends("layout", watch=True)
     def _new_layout(self):
-        self._forget_viewport()
+        super()._new_layout()
         self._centre()
-
-    @param.depends("status.version", watch=True)
-    def _forget_viewport(self):
-        # Another layout or a retrained model: aggregate over the new extent, not the old viewport.
-        if self._ranges is not None:
-            self._ranges.update(x_range=None, y_range=None)
 
     @param.depends("x", "y", watch=True)
     def _move_markers(self):
@@ -134,9 +122,7 @@ class DecoderView(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        points = hv.DynamicMap(self._points, streams=dict(layout=self.param.layout,
-                                                          version=self.status.param.version))
-        plane, self._ranges = shade(points, self._key)
+        plane = self._plane(self._points)
         self._served = served()
         if not self._served:
             streams = (hv.streams.Tap, hv.streams.DoubleTap) + ((hv.streams.Draw,) if self.drag else ())

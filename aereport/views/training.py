@@ -69,9 +69,12 @@ class TrainingView(StateView):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._train_button = pn.widgets.Button(label="Train !", color="primary")
+        # Fixed widths: a control that grows with its text ("Training…", a longer loss) reflows
+        # the page, and every responsive plot on it (hidden tabs too) reports a new size, which
+        # made the server re-run Datashader on the full dataset for each progress update.
+        self._train_button = pn.widgets.Button(label="Train !", color="primary", width=110)
         self._train_button.on_click(self._train)
-        self._sample_button = pn.widgets.Button(label="Sample !", color="success")
+        self._sample_button = pn.widgets.Button(label="Sample !", color="success", width=110)
         self._sample_button.on_click(lambda event: setattr(self, "sample_seed", self.sample_seed + 1))
         self._message = pn.pane.Alert("", alert_type="danger", visible=False)
 
@@ -90,11 +93,11 @@ class TrainingView(StateView):
     def _show_message(self):
         self._message.param.update(object=self.status.message, visible=bool(self.status.message))
 
-    def _stats(self, epoch: int, loss: float | None) -> pn.pane.HTML:
+    @staticmethod
+    def _stats(epoch: int, loss: float | None) -> str:
         text = "–" if loss is None else f"{loss:.5f}"
-        return pn.pane.HTML(
-            f"<div style='font-size:1.2em'>Epochs: <b class='ae-epochs'>{epoch}</b>"
-            f" &nbsp; Loss: <b class='ae-loss'>{text}</b></div>")
+        return (f"<div style='font-size:1.2em'>Epochs: <b class='ae-epochs'>{epoch}</b>"
+                f" &nbsp; Loss: <b class='ae-loss'>{text}</b></div>")
 
     def _sample(self, sample_seed: int, version: str, which: int) -> hv.Element:
         i, x, y = self.state.sample(sample_seed)
@@ -107,7 +110,11 @@ class TrainingView(StateView):
         self._follow_state()
         progress = pn.indicators.Progress(
             value=pn.bind(lambda p: int(round(p * 100)), self.status.param.progress), max=100, width=240)
-        stats = pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss)
+        # One pane whose text changes: a bound function returning a new pane would replace a child
+        # of the layout on every loss update, and Bokeh then re-walks the session's whole document
+        # (the main cost of the server while training, with many sessions open).
+        stats = pn.pane.HTML(pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss),
+                             width=260)
         curve = hv.DynamicMap(pn.bind(loss_curve, history=self.status.param.history))
         samples = [pn.pane.HoloViews(hv.DynamicMap(
             functools.partial(self._sample, which=i),
