@@ -54,3 +54,12 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds process ``pid`` has used so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# The decoder plane's frame on the page: [left, top, width, height] in CSS pixels.
+FRAME = """() => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _chromium import ARGS, CHROMIUM, cpu_seconds, rss_mb, serving
+from _chromium import ARGS, CHROMIUM, FRAME, cpu_seconds, rss_mb, serving
 
 HOOK = """() => {
   let src = null;
@@ -37,12 +37,6 @@ HOOK = """() => {
     requestAnimationFrame(check);
   }, true);
 }"""
-FRAME = """() => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
-  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
 
 
 async def _open(browser, url: str, errors: list, tab: str = "Decoder"):

@@ -24,12 +24,6 @@ HOOK = """() => {
     requestAnimationFrame(check);
   }, true);
 }"""
-FRAME = """() => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
-  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
 
 
 def main():
@@ -40,7 +34,7 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import launch, serving
+    from _chromium import FRAME, launch, serving
 
     with serving(args.run, args.port) as server:
         with sync_playwright() as pw:
