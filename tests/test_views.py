@@ -89,3 +89,15 @@ def test_training_updates_every_tab(report):
     new_plane = np.array(renderer(root, "embedding-raster").data_source.data["image"][0])
     assert not np.array_equal(new_plane, old_plane)
     np.testing.assert_allclose(r.state.layouts["ae"], r.state.run.load_layouts()["ae"]["xy"])
+
+
+def test_plot_size_ignores_reflows_of_a_few_pixels():
+    """A 10-px reflow must not re-aggregate the plane; a real resize must."""
+    from aereport.views._elements import SteadyPlotSize
+
+    size = SteadyPlotSize()
+    size.event(width=1230, height=743)
+    size.event(width=1230, height=753)
+    assert (size.width, size.height) == (1230, 743)
+    size.event(width=900, height=753)
+    assert (size.width, size.height) == (900, 753)
