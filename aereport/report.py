@@ -109,6 +109,14 @@ class Report(StateView):
         ds = self.state.dataset
         tabs = pn.Tabs(("Embeddings", self.embeddings), ("Decoder", self.decoder), ("Training", self.training),
                        dynamic=False, sizing_mode="stretch_both")
+
+        def show(event=None):
+            # Hidden tabs skip redraws for a new model and catch up when shown: when a training
+            # ended, every session redrawing every tab at once kept all taps waiting.
+            for index, view in enumerate((self.embeddings, self.decoder, self.training)):
+                view.shown = tabs.active == index
+        tabs.param.watch(show, "active")
+        show()
         self._follow_state()
         cfg = self.state.run.config
         header = pn.pane.Markdown(

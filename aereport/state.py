@@ -66,7 +66,7 @@ class ReportState(Status):
         self.run, self.dataset, self.ae = run, dataset, ae
         self.layouts = dict(layouts)
         self._lock = threading.Lock()
-        self._neighbours: dict[tuple[str, str], object] = {}
+        self._neighbours: dict[tuple[str, str], tuple[str, object]] = {}  # see _cached
         self._codes: tuple[str, np.ndarray] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
         self.worker = worker
@@ -147,11 +147,8 @@ class ReportState(Status):
         Beyond that a code is nothing the decoder was trained near: huge codes saturate it into
         the same meaningless blot (or overflow to NaN), a wrong picture with no word of why.
         """
-        key = ("extent", layout, self.version if layout == "ae" else "")
-        if key not in self._neighbours:
-            xy = self.layouts[layout]
-            self._neighbours[key] = (xy.min(axis=0), xy.max(axis=0))
-        lo, hi = self._neighbours[key]
+        xy = self.layouts[layout]
+        lo, hi = self._cached(("extent", layout), lambda: (xy.min(axis=0), xy.max(axis=0)))
         span = np.maximum(hi - lo, 1e-6)
         cx, cy = np.clip([x, y], lo - MARGIN * span, hi + MARGIN * span)
         return float(cx), float(cy), (cx, cy) != (x, y)
@@ -190,11 +187,17 @@ class ReportState(Status):
     def _tree(self, layout: str):
         from scipy.spatial import cKDTree
 
-        key = (layout, self.version if layout == "ae" else "")
-        tree = self._neighbours.get(key)
-        if tree is None:
-            tree = self._neighbours[key] = cKDTree(self.layouts[layout])
-        return tree
+        xy = self.layouts[layout]
+        return self._cached(("tree", layout), lambda: cKDTree(xy))
+
+    def _cached(self, key: tuple, make):
+        """``make()``, kept per layout; the 'ae' layout's entries per model version, and only the
+        newest: a server that trains for hours must not keep a KD-tree of every version."""
+        version = self.version if key[-1] == "ae" else ""
+        entry = self._neighbours.get(key)
+        if entry is None or entry[0] != version:
+            entry = self._neighbours[key] = (version, make())
+        return entry[1]
 
     def sample(self, seed: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
         """A random image of the dataset: ``(index, image, reconstruction)``."""

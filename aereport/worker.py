@@ -24,7 +24,7 @@ from typing import Callable
 
 from ._validation import AEReportError
 
-NICENESS = 10  # below the server's threads, so a tap always gets a core before training does
+NICENESS = 19  # the lowest priority: a tap always gets a core before training does
 POLL_S = 0.5
 UPDATES = ("progress", "loss", "epoch", "history")
 

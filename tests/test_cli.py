@@ -8,7 +8,7 @@ import pytest
 
 from aereport.store import Run
 
-from .conftest import CELEBA_DIR, MNIST_DIR, aereport
+from .conftest import CELEBA_DIR, aereport
 
 
 def test_trained_run_has_everything(trained_run):

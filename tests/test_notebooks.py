@@ -1,7 +1,6 @@
 """Every notebook in notebooks/ runs top to bottom in a real kernel, on real MNIST, and shows its report."""
 from __future__ import annotations
 
-import os
 import shutil
 
 import nbformat

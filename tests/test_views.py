@@ -101,3 +101,22 @@ def test_plot_size_ignores_reflows_of_a_few_pixels():
     assert (size.width, size.height) == (1230, 743)
     size.event(width=900, height=753)
     assert (size.width, size.height) == (900, 753)
+
+
+def test_hidden_tabs_redraw_for_a_new_model_when_shown(report):
+    """When a training ends, only the tab on screen redraws; the others catch up when opened."""
+    from bokeh.models import Tabs
+
+    r, root = report
+    tabs = root.select_one({"type": Tabs})
+    tabs.active = 2  # the Training tab, as a click in the browser sets it
+    assert not r.embeddings.shown and not r.decoder.shown and r.training.shown
+    before = np.array(renderer(root, "embedding-raster").data_source.data["image"][0]).copy()
+    r.state.train_async(1).result(timeout=300)
+    r.sync()
+    assert r.training.drawn_history == r.status.history  # the loss curve on screen follows
+    assert r.embeddings.plane_version != r.status.version
+    assert np.array_equal(np.array(renderer(root, "embedding-raster").data_source.data["image"][0]), before)
+    tabs.active = 0
+    assert r.embeddings.plane_version == r.status.version
+    assert not np.array_equal(np.array(renderer(root, "embedding-raster").data_source.data["image"][0]), before)

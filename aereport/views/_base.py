@@ -6,6 +6,7 @@ import time
 import holoviews as hv
 import panel as pn
 import param
+from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
@@ -32,6 +33,8 @@ class StateView(pn.viewable.Viewer):
     state = param.ClassSelector(class_=ReportState, constant=True, doc="The run being shown")
     status = param.ClassSelector(class_=Status, constant=True,
                                  doc="This session's copy of the training status")
+    shown = param.Boolean(default=True, precedence=-1,
+                          doc="Whether the view is on screen (a report's hidden tabs catch up when shown)")
 
     def __init__(self, **params):
         self._follow = params.get("status") is None
@@ -44,6 +47,13 @@ class StateView(pn.viewable.Viewer):
 
     def sync(self) -> None:
         """Copy what changed in the shared state into this session's status."""
+        # Panel picks cached stylesheets by its own notion of the current document; a callback
+        # scheduled into this session must say which one, or a pane update can borrow another
+        # session's stylesheet ("Models must be owned by only a single document").
+        with set_curdoc(self._doc):
+            self._sync()
+
+    def _sync(self) -> None:
         self._scheduled = False
         changed = {k: v for k, v in self.state.snapshot().items() if getattr(self.status, k) != v}
         if "version" in changed:
@@ -108,10 +118,16 @@ class PlaneView(StateView):
     @param.depends("layout", watch=True)
     def _new_layout(self):
         self._forget_viewport()
-
-    @param.depends("status.version", watch=True)
-    def _new_model(self):
         if self.layout == "ae":
+            # Drawn for the current model by this layout change: no second render for the version.
+            with param.discard_events(self):
+                self.plane_version = self.status.version
+
+    @param.depends("status.version", "shown", watch=True)
+    def _new_model(self):
+        # A plane in a hidden tab waits until shown: when a training ends, every session used to
+        # redraw both its planes at once, and the server's one event loop kept taps waiting.
+        if self.layout == "ae" and self.shown and self.plane_version != self.status.version:
             self._forget_viewport()
             self.plane_version = self.status.version
 

@@ -136,7 +136,9 @@ class DecoderView(PlaneView):
         inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
                         pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
-        method = pn.pane.Markdown(self.param.method, styles={"color": "#555"}, css_classes=["ae-method"])
+        # A text widget, not a Markdown pane: see TrainingView's stats (a pane update re-walks the document).
+        method = pn.widgets.StaticText(value=self.param.method, styles={"color": "#555"}, css_classes=["ae-method"],
+                                       width=self.image_width)
         return pn.Row(
             pn.Column(pn.Row(buttons, pn.pane.Markdown(
                 ("Drag" if self.drag else "Tap") + " anywhere on the plane, even where no image lies: "

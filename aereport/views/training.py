@@ -66,6 +66,8 @@ class TrainingView(StateView):
 
     epochs = param.Integer(default=1, bounds=(1, 100), doc="Epochs to run per click of Train")
     sample_seed = param.Integer(default=0, bounds=(0, None), doc="Which random sample Sample shows")
+    drawn_history = param.List(default=[], precedence=-1, doc="The loss history the curve shows")
+    drawn_version = param.String(default="", precedence=-1, doc="The model version the samples show")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -77,6 +79,12 @@ class TrainingView(StateView):
         self._sample_button = pn.widgets.Button(label="Sample !", color="success", width=110)
         self._sample_button.on_click(lambda event: setattr(self, "sample_seed", self.sample_seed + 1))
         self._message = pn.pane.Alert("", alert_type="danger", visible=False)
+
+    @param.depends("status.history", "status.version", "shown", watch=True, on_init=True)
+    def _catch_up(self):
+        # The curve and the reconstruction redraw only while this tab is on screen.
+        if self.shown:
+            self.param.update(drawn_history=list(self.status.history), drawn_version=self.status.version)
 
     def _train(self, event=None):
         try:
@@ -99,7 +107,7 @@ class TrainingView(StateView):
         return (f"<div style='font-size:1.2em'>Epochs: <b class='ae-epochs'>{epoch}</b>"
                 f" &nbsp; Loss: <b class='ae-loss'>{text}</b></div>")
 
-    def _sample(self, sample_seed: int, version: str, which: int) -> hv.Element:
+    def _sample(self, sample_seed: int, which: int, version: str = "") -> hv.Element:
         i, x, y = self.state.sample(sample_seed)
         if which == 0:
             label = "" if self.state.labels is None else f", label {self.state.dataset.label_text(self.state.labels[i])}"
@@ -110,16 +118,18 @@ class TrainingView(StateView):
         self._follow_state()
         progress = pn.indicators.Progress(
             value=pn.bind(lambda p: int(round(p * 100)), self.status.param.progress), max=100, width=240)
-        # One pane whose text changes: a bound function returning a new pane would replace a child
-        # of the layout on every loss update, and Bokeh then re-walks the session's whole document
-        # (the main cost of the server while training, with many sessions open).
-        stats = pn.pane.HTML(pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss),
-                             width=260)
-        curve = hv.DynamicMap(pn.bind(loss_curve, history=self.status.param.history))
-        samples = [pn.pane.HoloViews(hv.DynamicMap(
-            functools.partial(self._sample, which=i),
-            streams=dict(sample_seed=self.param.sample_seed, version=self.status.param.version)),
-            linked_axes=False) for i in (0, 1)]
+        # A text widget, of which an update sends the text alone. A bound function returning a
+        # pane replaced a child of the layout on each loss update, and an HTML pane re-sends its
+        # stylesheets with its text: either way Bokeh re-walked the session's whole document
+        # (~80 ms with the report's plots), for every session at once.
+        stats = pn.widgets.StaticText(
+            value=pn.bind(self._stats, epoch=self.status.param.epoch, loss=self.status.param.loss), width=260)
+        curve = hv.DynamicMap(pn.bind(loss_curve, history=self.param.drawn_history))
+        # The input changes with Sample !, the reconstruction also with the model.
+        streams = [dict(sample_seed=self.param.sample_seed),
+                   dict(sample_seed=self.param.sample_seed, version=self.param.drawn_version)]
+        samples = [pn.pane.HoloViews(hv.DynamicMap(functools.partial(self._sample, which=i), streams=streams[i]),
+                                     linked_axes=False) for i in (0, 1)]
         controls = pn.Row(self._train_button,
                           pn.widgets.IntInput.from_param(self.param.epochs, name="epochs per click", width=130),
                           self._sample_button, progress, stats)
