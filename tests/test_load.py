@@ -22,7 +22,7 @@ def test_sessions_tapping_and_zooming_while_another_trains(trained_run, tmp_path
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     proc = subprocess.run(
-        [sys.executable, "load.py", "--run", str(run), "--clients", "4", "--seconds", "16", "--settle", "0",
+        [sys.executable, "load.py", "--run", str(run), "--clients", "3", "--seconds", "12", "--settle", "0",
          "--port", str(free_port()), "--log", str(tmp_path / "server.log")],
         cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
