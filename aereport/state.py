@@ -199,9 +199,13 @@ class ReportState(Status):
             entry = self._neighbours[key] = (version, make())
         return entry[1]
 
+    def sample_index(self, seed: int | None = None) -> int:
+        """The index of the dataset image that :meth:`sample` shows for ``seed``."""
+        return int(np.random.default_rng(seed).integers(len(self.dataset)))
+
     def sample(self, seed: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
         """A random image of the dataset: ``(index, image, reconstruction)``."""
-        i = int(np.random.default_rng(seed).integers(len(self.dataset)))
+        i = self.sample_index(seed)
         image = self.dataset.images[i]
         return i, image, reconstruct(self.ae.model, image[None])[0]
 

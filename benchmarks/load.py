@@ -202,8 +202,8 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
 
 
 def server_errors(log: Path) -> list[str]:
-    """The server log's error records (first line of each), leaving out a websocket found closed
-    while a message to a departing client was being written: that is the client's leaving."""
+    """The server log's error records (first and last line of each), leaving out a websocket found
+    closed while a message to a departing client was being written: that is the client's leaving."""
     records, current = [], []
     for line in log.read_text(errors="replace").splitlines():
         if current and (line[:1].isspace() or not line.strip() or EXCEPTION_LINE.match(line)
@@ -212,10 +212,9 @@ def server_errors(log: Path) -> list[str]:
         else:
             current = [line]
             records.append(current)
-    text = ["\n".join(r) for r in records]
-    return [f"{r[0]} ... {r[-1]}" if len(r) > 1 else r[0] for r, t in zip(records, text)
-            if any(k in t for k in ("Traceback", "ERROR", "Exception"))
-            and "WebSocketClosedError" not in t and "StreamClosedError" not in t]
+    errors = [r for r in records if any(k in "\n".join(r) for k in ("Traceback", "ERROR", "Exception"))
+              and not any("WebSocketClosedError" in line or "StreamClosedError" in line for line in r)]
+    return [f"{r[0]} ... {r[-1]}" if len(r) > 1 else r[0] for r in errors]
 
 
 def main():

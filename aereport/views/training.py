@@ -108,11 +108,11 @@ class TrainingView(StateView):
                 f" &nbsp; Loss: <b class='ae-loss'>{text}</b></div>")
 
     def _sample(self, sample_seed: int, which: int, version: str = "") -> hv.Element:
-        i, x, y = self.state.sample(sample_seed)
-        if which == 0:
+        if which == 0:  # the input alone: no reconstruction to compute for it
+            i = self.state.sample_index(sample_seed)
             label = "" if self.state.labels is None else f", label {self.state.dataset.label_text(self.state.labels[i])}"
-            return image(x, name="sample-input", title=f"Model input (#{i}{label})")
-        return image(y, name="sample-output", title="Model output")
+            return image(self.state.dataset.images[i], name="sample-input", title=f"Model input (#{i}{label})")
+        return image(self.state.sample(sample_seed)[2], name="sample-output", title="Model output")
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
