@@ -1,4 +1,4 @@
-"""The report: Embeddings, Decoder and Training tabs over one shared run, and the two ways in.
+"""The report: Embeddings, Decoder, Training and Explore tabs over one shared run, and the two ways in.
 
 :func:`explore` turns arrays (and optionally a user's own trained encoder and decoder) into a
 report; :func:`open` shows a run directory. A served process loads each run once
@@ -21,7 +21,7 @@ import panel as pn
 from ._validation import AEReportError
 from .data import Dataset
 from .state import ReportState, ensure_default_run
-from .views import DecoderView, EmbeddingsView, TrainingView
+from .views import DecoderView, EmbeddingsView, ExploreView, TrainingView
 from .views._base import StateView
 
 RUN_ENV = "AEREPORT_RUN"
@@ -79,7 +79,7 @@ def default_run_dir() -> str:
 
 
 class Report(StateView):
-    """The whole report for one run: Embeddings, Decoder and Training tabs.
+    """The whole report for one run: Embeddings, Decoder, Training and Explore tabs.
 
     >>> Report(state=load_state("runs/mnist"))  # doctest: +SKIP
     """
@@ -90,6 +90,7 @@ class Report(StateView):
         self.embeddings = EmbeddingsView(**views)
         self.decoder = DecoderView(**views)
         self.training = TrainingView(**views)
+        self.explore = ExploreView(**views)
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike | None = None, safe_mode: bool = True) -> "Report":
@@ -107,13 +108,14 @@ class Report(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         ds = self.state.dataset
-        tabs = pn.Tabs(("Embeddings", self.embeddings), ("Decoder", self.decoder), ("Training", self.training),
+        views = (self.embeddings, self.decoder, self.training, self.explore)
+        tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), views),
                        dynamic=False, sizing_mode="stretch_both")
 
         def show(event=None):
             # Hidden tabs skip redraws for a new model and catch up when shown: when a training
             # ended, every session redrawing every tab at once kept all taps waiting.
-            for index, view in enumerate((self.embeddings, self.decoder, self.training)):
+            for index, view in enumerate(views):
                 view.shown = tabs.active == index
         tabs.param.watch(show, "active")
         show()

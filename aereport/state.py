@@ -199,6 +199,87 @@ class ReportState(Status):
             entry = self._neighbours[key] = (version, make())
         return entry[1]
 
+    # --- exploring: thumbnails, hover, selection, neighbours, paths -----------------------
+    @property
+    def sprites(self) -> np.ndarray:
+        """One uint8 thumbnail per image (see :func:`aereport.sprites.build_atlas`), built on first
+        use and kept in the run folder, so later servers of the run only map it from disk."""
+        atlas = self._cached(("sprites",), lambda: self.run.load_sprites(len(self.dataset)))
+        if atlas is None:
+            from .sprites import build_atlas
+
+            atlas = build_atlas(self.dataset.images)
+            try:
+                self.run.save_sprites(atlas)
+            except OSError:  # a read-only run still gets thumbnails, built again next time
+                pass
+            self._neighbours[("sprites",)] = ("", atlas)
+        return atlas
+
+    def nearest(self, layout: str, x: float, y: float, visible: np.ndarray | None = None,
+                k: int = 64) -> int | None:
+        """The index of the sample nearest ``(x, y)`` on ``layout`` among those ``visible`` (a bool
+        mask; all by default), or None when none of the ``k`` nearest is visible.
+
+        >>> state.nearest("umap", 3.0, -1.5)  # doctest: +SKIP
+        5121
+        """
+        if layout not in self.layouts:
+            raise AEReportError(f"layout must be one of {sorted(self.layouts)}. Received: layout={layout!r}")
+        if not (np.isfinite(x) and np.isfinite(y)):
+            return None
+        _, idx = self._tree(layout).query([x, y], k=min(k if visible is not None else 1, len(self.dataset)))
+        for i in np.atleast_1d(idx):
+            if visible is None or visible[i]:
+                return int(i)
+        return None
+
+    def select(self, layout: str, box=None, polygon=None) -> np.ndarray:
+        """Indices of the samples of ``layout`` inside ``box = (x0, y0, x1, y1)`` or ``polygon``
+        (vertices), sorted.
+
+        >>> state.select("ae", box=(-1, -1, 1, 1))  # doctest: +SKIP
+        array([   3,   17, ...])
+        """
+        from .selection import in_box, in_polygon
+
+        xy = self.layouts[layout]
+        return in_box(xy, box) if box is not None else in_polygon(xy, polygon)
+
+    def neighbours(self, index: int, k: int = NEIGHBOURS) -> dict[str, np.ndarray]:
+        """The ``k`` nearest samples of sample ``index``, nearest first: in pixel space
+        (``"pixels"``) and on every layout — compare them to see how faithful each projection is here.
+
+        >>> state.neighbours(42)["umap"]  # doctest: +SKIP
+        array([ 1093, 60211, ...])
+        """
+        from .selection import nearest_pixels
+
+        index = int(index)
+        if not 0 <= index < len(self.dataset):
+            raise AEReportError(f"index must be in [0, {len(self.dataset)}). Received: index={index}")
+        k = min(k, len(self.dataset) - 1)
+        flat = self.dataset.images.reshape(len(self.dataset), -1)
+        norms = self._cached(("norms",), lambda: np.einsum("ij,ij->i", flat, flat))
+        out = {"pixels": nearest_pixels(self.dataset.images, index, k, norms)}
+        for name, xy in self.layouts.items():
+            _, idx = self._tree(name).query(xy[index], k=k + 1)
+            out[name] = np.array([i for i in idx if i != index][:k])
+        return out
+
+    def decode_path(self, layout: str, start, end, steps: int = 9) -> np.ndarray:
+        """Images decoded at ``steps`` evenly spaced positions from ``start`` to ``end`` (both (x, y)
+        on ``layout``, ends included): a walk through the latent space.
+
+        >>> state.decode_path("ae", (0, 0), (2, 1)).shape  # doctest: +SKIP
+        (9, 28, 28)
+        """
+        steps = check_positive_int("steps", steps)
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        points = (1 - t) * np.asarray(start, np.float64) + t * np.asarray(end, np.float64)
+        codes = np.stack([self.latent_at(layout, float(x), float(y))[0] for x, y in points])
+        return np.asarray(self.ae.decoder.predict_on_batch(codes))
+
     def sample_index(self, seed: int | None = None) -> int:
         """The index of the dataset image that :meth:`sample` shows for ``seed``."""
         return int(np.random.default_rng(seed).integers(len(self.dataset)))

@@ -7,6 +7,7 @@
     encoder.keras, decoder.keras   the two halves, for users and exporters
     history.json     one record per finished epoch: loss, val_loss, seconds
     layouts.parquet  x, y per layout for every image, plus label and index
+    sprites.npy      one small uint8 thumbnail per image (the views' images on zoom)
 
 Every file is written to a temporary name in the same folder and renamed into place, so a
 crash never leaves a half-written artifact under a real name.
@@ -29,6 +30,7 @@ import numpy as np
 from ._validation import AEReportError
 
 CONFIG, HISTORY, LAYOUTS, DATASET = "config.json", "history.json", "layouts.parquet", "dataset.npz"
+SPRITES = "sprites.npy"
 MODEL, ENCODER, DECODER = "autoencoder.keras", "encoder.keras", "decoder.keras"
 
 
@@ -268,3 +270,18 @@ class Run:
         table = pa.table(cols).replace_schema_metadata({"aereport": json.dumps(meta)})
         with atomic_path(self.path / LAYOUTS) as tmp:
             pq.write_table(table, tmp)
+
+    # --- sprites ------------------------------------------------------------------------
+    def load_sprites(self, n: int) -> np.ndarray | None:
+        """The thumbnail atlas (memory-mapped), or None if missing, unreadable or not of ``n`` images."""
+        p = self.path / SPRITES
+        try:
+            atlas = np.load(p, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        return atlas if atlas.dtype == np.uint8 and atlas.ndim in (3, 4) and len(atlas) == n else None
+
+    def save_sprites(self, atlas: np.ndarray) -> None:
+        """Write the thumbnail atlas (atomically)."""
+        with atomic_path(self.path / SPRITES) as tmp:
+            np.save(tmp, np.ascontiguousarray(atlas, np.uint8))

@@ -12,6 +12,7 @@ hv.Store.set_current_backend("bokeh")
 
 from .decoder import DecoderView  # noqa: E402
 from .embeddings import EmbeddingsView  # noqa: E402
+from .explore import ExploreView  # noqa: E402
 from .training import TrainingView  # noqa: E402
 
-__all__ = ["DecoderView", "EmbeddingsView", "TrainingView"]
+__all__ = ["DecoderView", "EmbeddingsView", "ExploreView", "TrainingView"]

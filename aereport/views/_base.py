@@ -10,7 +10,8 @@ from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
-from ._elements import color_key, shade
+from ..sprites import THUMBNAILS_AT, render
+from ._elements import SteadyPlotSize, color_key, name_renderer, palette, raster, shade, viewport
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
 # A new model redraws every 'ae' plane of a session (~0.1-0.3 s of Datashader at 70k points). All
@@ -137,11 +138,26 @@ class PlaneView(StateView):
         if self._ranges is not None:
             self._ranges.update(x_range=None, y_range=None)
 
-    def _plane(self, points) -> hv.DynamicMap:
-        """Every point of the shown layout, shaded; ``points(layout, version)`` makes the element."""
+    def _plane(self, points, name: str) -> hv.DynamicMap:
+        """Every point of the shown layout, shaded (its renderer named ``name``), under its
+        thumbnails when few enough are in view (``{name}-thumbnails``); ``points(layout, version)``
+        makes the element."""
+        self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize()
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
-        plane, self._ranges = shade(hv.DynamicMap(points, streams=streams), color_key(self.state.dataset))
-        return plane
+        shaded = shade(hv.DynamicMap(points, streams=streams), color_key(self.state.dataset), self._ranges, size)
+        params = hv.streams.Params(self, ["layout", "plane_version"])
+        detail = hv.DynamicMap(lambda **kw: self._thumbnails(name=f"{name}-thumbnails", **kw),
+                               streams=[self._ranges, size, params])
+        return shaded.opts(hooks=[name_renderer(name)]) * detail
+
+    def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
+        xy = self.state.layouts[self.layout]
+        vp = viewport(x_range, y_range, width, height, xy)
+        pixels = None
+        if vp.width and vp.height and vp.contains(xy).sum() <= THUMBNAILS_AT:
+            pixels = render(xy, vp, atlas=self.state.sprites, labels=self.state.labels,
+                            palette=palette(self.state.dataset))
+        return raster(pixels, vp, name)
 
 
 def served() -> bool:

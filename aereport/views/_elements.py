@@ -9,6 +9,7 @@ from holoviews.operation.datashader import datashade, dynspread
 
 from ..data import Dataset
 from ..export import DENSITY_CMAP
+from ..sprites import Viewport
 
 UNLABELLED = "all"
 
@@ -60,21 +61,46 @@ class SteadyPlotSize(hv.streams.PlotSize):
         return size
 
 
-def shade(points: hv.DynamicMap, key: dict[str, str]) -> tuple[hv.DynamicMap, hv.streams.RangeXY]:
+def palette(dataset: Dataset) -> np.ndarray:
+    """(k, 3) uint8: the RGB of each label's :func:`color_key` color, in code order."""
+    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in color_key(dataset).values()], np.uint8)
+
+
+def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY,
+          size: hv.streams.PlotSize) -> hv.DynamicMap:
     """Every point, aggregated per pixel by label at the current zoom, spread where sparse.
 
-    HoloViews gives the shaded plot a legend from ``color_key``. Returns the shaded map and its
-    viewport stream: when the points move to another layout,
-    clear the stream (``ranges.update(x_range=None, y_range=None)``) before they re-render, or
-    Datashader aggregates the new points over the old layout's viewport.
+    HoloViews gives the shaded plot a legend from ``color_key``. ``ranges`` and ``size`` are
+    the viewport streams (shared with overlays drawn over the same viewport): when the points
+    move to another layout, clear ``ranges`` (``ranges.update(x_range=None, y_range=None)``)
+    before they re-render, or Datashader aggregates the new points over the old layout's viewport.
     """
-    ranges = hv.streams.RangeXY()
-    streams = [ranges, SteadyPlotSize()]
+    streams = [ranges, size]
     if len(key) > 1:
         shaded = datashade(points, aggregator=ds.count_cat("label"), color_key=key, min_alpha=60, streams=streams)
     else:  # count_cat of a single category shades nothing (all-NaN baseline): use a density ramp
         shaded = datashade(points, aggregator=ds.count(), cmap=DENSITY_CMAP, streams=streams)
-    return dynspread(shaded, threshold=0.8, max_px=4), ranges
+    return dynspread(shaded, threshold=0.8, max_px=4)
+
+
+def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
+    """The stream values of a plot as a :class:`~aereport.sprites.Viewport`: the data's extent
+    until the plot reports a range; width and height 0 until it reports a size."""
+    if x_range is None or y_range is None or None in (*x_range, *y_range):
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        x_range, y_range = (x0, x1), (y0, y1)
+    return Viewport(*map(float, x_range), *map(float, y_range), int(width or 0), int(height or 0))
+
+
+def raster(pixels: np.ndarray | None, vp: Viewport, name: str) -> hv.RGB:
+    """An RGBA raster (H×W×4 uint8) spanning the viewport, or one transparent pixel when there is
+    nothing to draw (a plot-sized blank would still cross the websocket on every zoom)."""
+    if pixels is None or not pixels[..., 3].any():
+        pixels = np.zeros((1, 1, 4), np.uint8)
+    x0, x1 = (vp.x0, vp.x1) if vp.x0 != vp.x1 else (vp.x0 - 0.5, vp.x1 + 0.5)
+    y0, y1 = (vp.y0, vp.y1) if vp.y0 != vp.y1 else (vp.y0 - 0.5, vp.y1 + 0.5)
+    return hv.RGB(pixels, bounds=(x0, y0, x1, y1), kdims=["x", "y"],
+                  vdims=list("RGBA")).opts(hooks=[name_renderer(name)])
 
 
 def image(pixels: np.ndarray, kdims=("u", "v"), name: str | None = None, title: str = "",

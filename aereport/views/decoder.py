@@ -42,13 +42,19 @@ class DecoderView(PlaneView):
     drag = param.Boolean(default=False, doc="Decode continuously while the pointer drags across the "
                                             "plane (the seed's face widget) instead of panning it")
     image_width = param.Integer(default=280, bounds=(64, None), doc="Width of the decoded image in pixels")
+    path_steps = param.Integer(default=7, bounds=(2, 16), constant=True,
+                               doc="Images in the path strip: from the previous position to this one, ends included")
 
     def __init__(self, **params):
         self._markers: list[ColumnDataSource] = []
         self._images: list = []  # (figure, source) of every rendered copy of the decoded image
+        self._paths: list = []  # (figure, source) of every path strip
+        self._lines: list[ColumnDataSource] = []  # the path drawn on every rendered plane
+        self._start = None
         super().__init__(**params)
         if "x" not in params and "y" not in params:
             self._centre()
+        self._start = (self.x, self.y)  # where the path strip starts: the position before this one
 
     def _centre(self):
         # Start at the middle of the data rather than an arbitrary origin.
@@ -84,6 +90,11 @@ class DecoderView(PlaneView):
             return
         source = ColumnDataSource({"x": [self.x], "y": [self.y]})
         self._markers.append(source)
+        if not self.drag:
+            line = ColumnDataSource({"x": [], "y": []})
+            self._lines.append(line)
+            fig.line("x", "y", source=line, line_dash="dashed", line_width=2, color="#444444", name="decoder-path-line")
+            fig.scatter("x", "y", source=line, marker="circle", size=7, color="#444444")
         fig.scatter("x", "y", source=source, marker="x", size=18, line_width=3, color="black", name=MARKER)
         # Bokeh reports the second of two quick taps as a double tap: both are taps here.
         for event in ("tap", "doubletap") + (("pan",) if self.drag else ()):
@@ -105,12 +116,53 @@ class DecoderView(PlaneView):
                 fig.title.text = title
             push(source, update)
 
+    @param.depends("x", "y", watch=True)
+    def _walk(self):
+        # The previous position to this one: two taps draw a path; the next tap extends from here.
+        start, self._start = self._start, (self.x, self.y)
+        if start is not None and self._paths and not self.drag:
+            self._show_path(start, (self.x, self.y))
+
+    @param.depends("layout", watch=True)
+    def _new_path_layout(self):
+        self._start = (self.x, self.y)
+
+    def path(self, start, end) -> np.ndarray:
+        """The path strip: ``path_steps`` images decoded from ``start`` to ``end`` (ends included),
+        side by side in one image."""
+        from ..sprites import grid
+
+        images = self.state.decode_path(self.layout, start, end, self.path_steps)
+        return grid(images, columns=self.path_steps)
+
+    def _show_path(self, start, end):
+        data = image_source_data(self.path(start, end))
+        line = {"x": [start[0], end[0]], "y": [start[1], end[1]]}
+        title = f"path ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g})"
+        for fig, source in self._paths:
+            def update(fig=fig, source=source):
+                source.data = data
+                fig.title.text = title
+            push(source, update)
+        for source in self._lines:
+            push(source, lambda source=source: setattr(source, "data", line))
+
     def _image_pane(self) -> pn.pane.Bokeh:
         pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
         fig, source = image_figure(pixels, "decoded-image", f"decoded at ({self.x:.4g}, {self.y:.4g})",
                                    width=self.image_width)
         self._images.append((fig, source))
         return pn.pane.Bokeh(fig)
+
+    def _path_pane(self) -> list:
+        if self.drag:
+            return []
+        fig, source = image_figure(self.path(self._start, (self.x, self.y)), "decoder-path",
+                                   "path: tap again to walk from here", width=self.image_width)
+        self._paths.append((fig, source))
+        return [pn.pane.Bokeh(fig), pn.pane.Markdown(
+            f"The strip decodes {self.path_steps} evenly spaced positions on the line from the previous "
+            "position to this one.", styles={"color": "#555"}, width=self.image_width)]
 
     def _on_tap(self, x=None, y=None, x_range=None, y_range=None):
         if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
@@ -122,7 +174,7 @@ class DecoderView(PlaneView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        plane = self._plane(self._points)
+        plane = self._plane(self._points, "decoder-raster")
         self._served = served()
         if not self._served:
             streams = (hv.streams.Tap, hv.streams.DoubleTap) + ((hv.streams.Draw,) if self.drag else ())
@@ -145,5 +197,5 @@ class DecoderView(PlaneView):
                 "the decoder turns the position into an image.", margin=(0, 20))),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
                 sizing_mode="stretch_both"),
-            pn.Column(self._image_pane(), method, inputs, width=self.image_width + 40),
+            pn.Column(self._image_pane(), method, inputs, *self._path_pane(), width=self.image_width + 40),
             sizing_mode="stretch_both")

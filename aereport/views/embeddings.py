@@ -4,8 +4,9 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 
+from ..sprites import THUMBNAILS_AT
 from ._base import PlaneView
-from ._elements import frame, name_renderer
+from ._elements import frame
 
 
 class EmbeddingsView(PlaneView):
@@ -19,15 +20,15 @@ class EmbeddingsView(PlaneView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        plot = self._plane(self._points).opts(
-            hv.opts.RGB(responsive=True, framewise=True, min_height=520, active_tools=["wheel_zoom"],
-                        xlabel="", ylabel="", legend_position="right",
-                        hooks=[name_renderer("embedding-raster")]))
+        plot = self._plane(self._points, "embedding-raster").opts(
+            responsive=True, framewise=True, min_height=520, active_tools=["wheel_zoom"],
+            xlabel="", ylabel="", legend_position="right")
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
         return pn.Column(
             pn.Row(buttons, pn.pane.Markdown(
                 f"{len(self.state.dataset):,} images of **{self.state.dataset.name}**; scroll to zoom "
-                "(every point is re-aggregated at full resolution).", margin=(0, 20))),
+                f"(every point is re-aggregated at full resolution; with {THUMBNAILS_AT:,} or fewer in "
+                "view each is drawn as its own image).", margin=(0, 20))),
             pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=520),
             sizing_mode="stretch_both")
 

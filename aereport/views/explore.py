@@ -1,0 +1,308 @@
+"""The Explore tab: every layout side by side, linked — select, filter, hover, neighbours."""
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource
+
+from ..layouts import LAYOUT_TITLES
+from ..sprites import THUMBNAILS_AT, grid, render
+from ._base import StateView
+from ._elements import (SteadyPlotSize, categories, color_key, frame, image_figure, image_source_data,
+                        name_renderer, palette, push, raster, shade, viewport)
+
+GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
+HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
+
+
+class ExploreView(StateView):
+    """The autoencoder, UMAP, t-SNE and PCA layouts side by side, linked.
+
+    A box or lasso drawn on any pane selects those samples and highlights them in every pane
+    (the rest fade under a veil) and shows them as an image grid; the label filter applies to all
+    panes; hovering names the sample under the pointer and shows its image; a tap picks a sample
+    and shows its nearest neighbours in pixel space and on each layout, marking the pixel-space
+    neighbours on every pane — how faithful is each projection around this point? Zoomed in to
+    few enough points, each is drawn as its own image.
+
+    >>> ExploreView(state=ReportState.open("runs/mnist"), labels=["3", "8"])  # doctest: +SKIP
+    """
+
+    labels = param.ListSelector(default=[], doc="The labels shown on every pane")
+    selection = param.Array(default=None, allow_None=True, doc="Indices of the selected samples")
+    picked = param.Integer(default=None, allow_None=True, doc="The sample whose neighbours are shown")
+    hovered = param.Integer(default=None, allow_None=True, doc="The sample under the pointer")
+    k = param.Integer(default=8, bounds=(1, 32), constant=True, doc="How many neighbours to show")
+    plane_version = param.String(default="", precedence=-1,
+                                 doc="The model version the 'ae' pane was drawn for")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        names = categories(self.state.dataset)
+        self.param.labels.objects = names
+        if not self.labels:
+            self.labels = list(names)
+        self.layouts = [n for n in LAYOUT_TITLES if n in self.state.layouts]
+        self.plane_version = self.status.version
+        self._ranges: dict[str, hv.streams.RangeXY] = {}
+        self._sizes: dict[str, hv.streams.PlotSize] = {}
+        self._markers: dict[str, list[ColumnDataSource]] = {"hover": [], "picked": []}
+        self._figures: dict[str, list] = {}  # image figure name -> [(figure, source)]
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def visible(self) -> np.ndarray | None:
+        """Which samples pass the label filter (None: all)."""
+        names = categories(self.state.dataset)
+        if self.state.labels is None or set(self.labels) >= set(names):
+            return None
+        codes = [i for i, n in enumerate(names) if n in self.labels]
+        return np.isin(self.state.labels, codes)
+
+    @param.depends("status.version", "shown", watch=True)
+    def _new_model(self):
+        # As PlaneView: the 'ae' pane follows the model, and only while the tab is on screen.
+        if self.shown and self.plane_version != self.status.version:
+            if "ae" in self._ranges:
+                self._ranges["ae"].update(x_range=None, y_range=None)
+            self.plane_version = self.status.version
+
+    def select(self, layout: str, box=None, polygon=None) -> None:
+        """Select the shown samples inside ``box`` (x0, y0, x1, y1) or ``polygon`` on ``layout``."""
+        index = self.state.select(layout, box=box, polygon=polygon)
+        visible = self.visible
+        self.selection = index if visible is None else index[visible[index]]
+
+    @param.depends("labels", watch=True)
+    def _filter_selection(self):
+        visible = self.visible
+        if self.selection is not None and visible is not None:
+            self.selection = self.selection[visible[self.selection]]
+        if self.picked is not None and visible is not None and not visible[self.picked]:
+            self.picked = None
+
+    # --- one pane ----------------------------------------------------------------------------
+    def _points(self, layout: str, labels: list, plane_version: str) -> hv.Points:
+        df = frame(self.state.layouts[layout], self.state.dataset)
+        visible = self.visible
+        if visible is not None:
+            df = df[visible]
+        return hv.Points(df, ["x", "y"], ["label"])
+
+    def _detail(self, layout: str, x_range=None, y_range=None, width=None, height=None, **_) -> hv.RGB:
+        xy = self.state.layouts[layout]
+        vp = viewport(x_range, y_range, width, height, xy)
+        pixels = None
+        if vp.width and vp.height:
+            visible = self.visible
+            shown = vp.contains(xy) if visible is None else vp.contains(xy) & visible
+            few = shown.sum() <= THUMBNAILS_AT
+            if few or self.selection is not None:
+                pixels = render(xy, vp, atlas=self.state.sprites if few else None, labels=self.state.labels,
+                                palette=palette(self.state.dataset), visible=visible, selected=self.selection)
+        return raster(pixels, vp, f"explore-{layout}-detail")
+
+    def _pane(self, layout: str) -> hv.DynamicMap:
+        ranges, size = self._ranges[layout], self._sizes[layout] = hv.streams.RangeXY(), SteadyPlotSize()
+        follows = ["labels"] + (["plane_version"] if layout == "ae" else [])
+        points = hv.DynamicMap(lambda labels, plane_version="": self._points(layout, labels, plane_version),
+                               streams=[hv.streams.Params(self, follows)])
+        shaded = shade(points, color_key(self.state.dataset), ranges, size)
+        detail = hv.DynamicMap(lambda **kw: self._detail(layout, **kw),
+                               streams=[ranges, size, hv.streams.Params(self, follows + ["selection"])])
+        shaded = shaded.opts(hooks=[name_renderer(f"explore-{layout}")], tools=["box_select", "lasso_select", "tap"])
+        pane = shaded * detail
+        hv.streams.BoundsXY(source=shaded).add_subscriber(
+            lambda bounds: bounds and self.select(layout, box=bounds))
+        hv.streams.Lasso(source=shaded).add_subscriber(
+            lambda geometry: geometry is not None and len(geometry) > 2 and self.select(layout, polygon=geometry))
+        for stream in (hv.streams.Tap, hv.streams.DoubleTap):
+            stream(source=shaded, x=None, y=None).add_subscriber(
+                lambda x, y: self._pick(layout, x, y))
+        hv.streams.PointerXY(source=shaded, x=None, y=None).add_subscriber(
+            lambda x, y: self._hover(layout, x, y))
+        return pane.opts(
+            responsive=True, min_height=330, framewise=True, title=LAYOUT_TITLES[layout], xlabel="", ylabel="",
+            show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=[self._add_markers(layout)])
+
+    def _add_markers(self, layout: str):
+        def hook(plot, element):
+            fig = plot.state
+            if any(r.name == f"explore-{layout}-picked" for r in fig.renderers):
+                return  # hooks run on every re-render
+            for kind, style in (("picked", dict(marker="circle", size=7, color="black", alpha=0.8)),
+                                ("hover", dict(marker="circle", size=16, fill_alpha=0, line_width=2,
+                                               line_color="black"))):
+                source = ColumnDataSource({"x": [], "y": []})
+                self._markers[kind].append((layout, source))
+                fig.scatter("x", "y", source=source, name=f"explore-{layout}-{kind}", **style)
+            self._move_picked()
+            self._move_hover()
+        return hook
+
+    # --- pointer -----------------------------------------------------------------------------
+    def _near(self, layout: str, x, y) -> int | None:
+        """The shown sample within ``HOVER_PX`` screen pixels of ``(x, y)`` on ``layout``, if any."""
+        if x is None or y is None:
+            return None
+        i = self.state.nearest(layout, x, y, self.visible)
+        if i is None:
+            return None
+        vp = viewport(self._ranges[layout].x_range, self._ranges[layout].y_range,
+                      self._sizes[layout].width, self._sizes[layout].height, self.state.layouts[layout])
+        if not (vp.width and vp.height):
+            return i
+        col, row = vp.pixels(np.array([[x, y], self.state.layouts[layout][i]], np.float64))
+        return i if np.hypot(col[0] - col[1], row[0] - row[1]) <= HOVER_PX else None
+
+    def _pick(self, layout: str, x, y) -> None:
+        i = self._near(layout, x, y)
+        if i is not None:
+            self.picked = i
+
+    def _hover(self, layout: str, x, y) -> None:
+        i = self._near(layout, x, y)
+        if i is not None and i != self.hovered:
+            self.hovered = i
+
+    @param.depends("picked", "status.version", watch=True)
+    def _move_picked(self):
+        around = self.state.neighbours(self.picked, self.k)["pixels"] if self.picked is not None else []
+        self._move("picked", [self.picked, *around] if self.picked is not None else [])
+
+    @param.depends("hovered", watch=True)
+    def _move_hover(self):
+        self._move("hover", [self.hovered] if self.hovered is not None else [])
+
+    def _move(self, kind: str, index: list) -> None:
+        for layout, source in self._markers[kind]:
+            xy = self.state.layouts[layout][np.asarray(index, np.int64)]
+            data = {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist()}
+            push(source, lambda source=source, data=data: setattr(source, "data", data))
+
+    # --- images ------------------------------------------------------------------------------
+    def _images(self, name: str, pixels: np.ndarray, title: str, width: int) -> pn.pane.Bokeh:
+        fig, source = image_figure(pixels, name, title, width=width)
+        self._figures.setdefault(name, []).append((fig, source))
+        return pn.pane.Bokeh(fig)
+
+    def _show(self, name: str, pixels: np.ndarray, title: str) -> None:
+        data = image_source_data(pixels)
+        for fig, source in self._figures.get(name, []):
+            def update(fig=fig, source=source):
+                source.data = data
+                fig.title.text = title
+            push(source, update)
+
+    def _blank(self, n: int = 1) -> np.ndarray:
+        return np.ones((n, *self.state.dataset.image_shape), np.float32)
+
+    def hover_card(self) -> tuple[np.ndarray, str]:
+        """The hovered sample's image and caption."""
+        i = self.hovered
+        if i is None:
+            return self._blank()[0], "hover over a point"
+        return self.state.dataset.images[i], f"#{i} · label {self._label(i)}"
+
+    def selection_grid(self) -> tuple[np.ndarray, str]:
+        """Up to ``GRID_MAX`` selected images (evenly spaced over the selection, in index order) in a
+        10-column grid, and a caption."""
+        sel = self.selection if self.selection is not None else np.zeros(0, np.int64)
+        shown = sel[np.unique(np.linspace(0, len(sel) - 1, min(len(sel), GRID_MAX)).round().astype(int))]
+        # Always a full grid (blank tiles after the images): the figure keeps one shape.
+        images = np.concatenate([self.state.dataset.images[shown], self._blank(GRID_MAX - len(shown))])
+        if not len(sel):
+            return grid(images), "no selection: drag a box or lasso on any pane"
+        more = f" (showing {len(shown)})" if len(shown) < len(sel) else ""
+        return grid(images), f"{len(sel):,} selected{more}"
+
+    def neighbour_strips(self) -> dict[str, tuple[np.ndarray, str]]:
+        """Per space ('pixels' and each layout): the picked sample and its ``k`` nearest, as one
+        strip, and how many of them are also nearest in pixel space."""
+        if self.picked is None:
+            blank = grid(self._blank(self.k + 1), columns=self.k + 1)
+            return {space: (blank, f"{self._space(space)}: tap a point") for space in ["pixels", *self.layouts]}
+        found = self.state.neighbours(self.picked, self.k)
+        out = {}
+        for space in ["pixels", *self.layouts]:
+            strip = grid(self.state.dataset.images[[self.picked, *found[space]]], columns=self.k + 1)
+            if space == "pixels":
+                caption = f"#{self.picked} (label {self._label(self.picked)}) and its {self.k} nearest in pixel space"
+            else:
+                shared = len(np.intersect1d(found[space], found["pixels"]))
+                caption = f"{self._space(space)}: {shared} of {self.k} are pixel-space neighbours too"
+            out[space] = (strip, caption)
+        return out
+
+    def _label(self, i: int) -> str:
+        return self.state.dataset.label_text(int(self.state.labels[i])) if self.state.labels is not None else "–"
+
+    @staticmethod
+    def _space(space: str) -> str:
+        return "Pixel space" if space == "pixels" else LAYOUT_TITLES[space]
+
+    @param.depends("hovered", watch=True)
+    def _update_hover(self):
+        self._show("hover-image", *self.hover_card())
+        self._hover_text.value = self.hover_card()[1]
+
+    @param.depends("selection", watch=True)
+    def _update_grid(self):
+        self._show("selection-grid", *self.selection_grid())
+
+    @param.depends("picked", watch=True)
+    def _update_neighbours(self):
+        for space, (strip, caption) in self.neighbour_strips().items():
+            self._show(f"neighbours-{space}", strip, caption)
+
+    def selection_table(self):
+        """The selected samples as a DataFrame: index, label and their position on every layout."""
+        import pandas as pd
+
+        index = self.selection if self.selection is not None else np.zeros(0, np.int64)
+        columns = {"index": index}
+        if self.state.labels is not None:
+            columns["label"] = [self._label(i) for i in index]
+        for name in self.layouts:
+            columns[f"{name}_x"], columns[f"{name}_y"] = self.state.layouts[name][index].T
+        return pd.DataFrame(columns)
+
+    def _csv(self):
+        import io
+
+        return io.StringIO(self.selection_table().to_csv(index=False))
+
+    def clear(self, event=None) -> None:
+        """Drop the selection."""
+        self.selection = None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        self._follow_state()
+        # linked_axes=False: the panes show different layouts, each zooms on its own.
+        panes = [pn.pane.HoloViews(self._pane(layout), sizing_mode="stretch_both", min_height=330, linked_axes=False)
+                 for layout in self.layouts]
+        width = 320
+        card, caption = self.hover_card()
+        self._hover_text = pn.widgets.StaticText(value=caption, css_classes=["ae-hover"])
+        strips = [self._images(f"neighbours-{space}", strip, caption, width=min(40 * (self.k + 1), 520))
+                  for space, (strip, caption) in self.neighbour_strips().items()]
+        filter_ = pn.widgets.CheckButtonGroup.from_param(self.param.labels, name="", button_type="default")
+        clear = pn.widgets.Button(name="Clear selection", width=130)
+        clear.on_click(self.clear)
+        download = pn.widgets.FileDownload(callback=self._csv, filename="selection.csv",
+                                           label="Download selection (CSV)", width=200)
+        picked = pn.widgets.IntInput.from_param(self.param.picked, name="Sample #", width=110,
+                                                start=0, end=len(self.state.dataset) - 1)
+        return pn.Column(
+            pn.Row(filter_, clear, download, pn.pane.Markdown(
+                "Drag a box (or pick the lasso) on any pane to select; scroll to zoom; tap a point for "
+                "its neighbours; hover for its image.", margin=(0, 20))),
+            pn.Row(pn.GridBox(*panes, ncols=2 if len(panes) == 4 else len(panes), sizing_mode="stretch_both"),
+                   pn.Column(self._images("hover-image", card, "under the pointer", width=160), self._hover_text,
+                             width=180),
+                   sizing_mode="stretch_both", min_height=680 if len(panes) == 4 else 340),
+            pn.Row(pn.Column(self._images("selection-grid", *self.selection_grid(), width=width), width=width + 20),
+                   pn.Column(picked, *strips)),
+            sizing_mode="stretch_both")

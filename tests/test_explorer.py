@@ -1,0 +1,226 @@
+"""The explorer on full MNIST (70,000 digits) in headless Chromium: images on zoom, box selection
+linked across layouts, the label filter, hover, nearest neighbours and the decoder's path strip."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from aereport.data import load_mnist
+from aereport.model import decode_at
+from aereport.store import Run
+
+from .conftest import MNIST_DIR, aereport, free_port, wait_for_port
+from .test_browser import DATA_AT, LOCATE, READ, tap, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Screen position of data coordinates (x, y) over the plot holding the named renderer.
+SCREEN_AT = """([name, x, y]) => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect();
+  return [rect.left + v.frame.x_scale.compute(x), rect.top + v.frame.y_scale.compute(y)]; }"""
+
+# A figure's title, found by one of its renderers.
+TITLE = """(name) => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) return m.title.text;
+  return null; }"""
+
+
+@pytest.fixture(scope="module")
+def full(module_tmp):
+    """A 1-epoch model on all 70,000 MNIST digits with its latent and PCA layouts, served."""
+    run = module_tmp / "full"
+    aereport("train", "--run", run, "--dataset", "mnist", "--data-dir", MNIST_DIR, "--epochs", 1,
+             "--layouts", "ae,pca")
+    port = free_port()
+    log = module_tmp / "serve.log"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("aereport")), "serve", "--run", str(run),
+                             "--port", str(port)], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    wait_for_port(proc, port, log)
+    run = Run(run)
+    yield f"http://127.0.0.1:{port}/", run, load_mnist(MNIST_DIR), run.load_layouts()
+    proc.terminate()
+    proc.wait(20)
+
+
+def open_tab(page, url, tab, renderer):
+    page.goto(url)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=90000)
+    if tab:
+        page.get_by_text(tab, exact=True).first.click()
+    wait_for(page, lambda: page.evaluate(READ, renderer), timeout=60)
+
+
+def rgba(data) -> np.ndarray:
+    """A raster read back from the page as (H, W, 4) uint8, row 0 at the top."""
+    packed = np.asarray(data["image"], np.uint32).reshape(data["shape"])
+    return np.flipud(packed.view(np.uint8).reshape(*packed.shape, 4))
+
+
+def pixel_of(xy, data, shape):
+    """Column and row of data positions on a raster read back from the page."""
+    x0, y0, dw, dh = (data[k][0] for k in ("x", "y", "dw", "dh"))
+    h, w = shape
+    return (np.floor((xy[:, 0] - x0) / dw * w).astype(int), np.floor((y0 + dh - xy[:, 1]) / dh * h).astype(int))
+
+
+def test_zooming_in_draws_each_digit_as_its_own_image(full, page):
+    url, run, mnist, layouts = full
+    open_tab(page, url, None, "embedding-raster")
+    centre = page.evaluate(LOCATE, ["embedding-raster", 0.5, 0.5])
+    page.mouse.move(*centre)
+
+    xy = layouts["ae"]["xy"]
+
+    def in_view(d):
+        x0, y0, dw, dh = (d[k][0] for k in ("x", "y", "dw", "dh"))
+        return np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x0 + dw) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + dh))
+
+    def alone(d):
+        """Digits in view whose 28-pixel card overlaps no other card, away from the raster's edges."""
+        inside = in_view(d)
+        col, row = pixel_of(xy[inside], d, d["shape"])
+        gap = np.maximum(np.abs(col[:, None] - col[None]), np.abs(row[:, None] - row[None]))
+        np.fill_diagonal(gap, 99)
+        keep = ((gap.min(axis=1) >= 30) & (col >= 14) & (row >= 14)
+                & (col < d["shape"][1] - 14) & (row < d["shape"][0] - 14))
+        return inside[keep], col[keep], row[keep]
+
+    def zoomed():
+        page.mouse.wheel(0, -120)
+        page.wait_for_timeout(500)
+        d = page.evaluate(READ, "embedding-raster-thumbnails")
+        if d and d["shape"][0] > 1:
+            assert len(in_view(d)) <= 1000  # thumbnails only where few enough points are in view
+            return d if len(alone(d)[0]) >= 3 else None
+    data = wait_for(page, zoomed, timeout=90)
+    img = rgba(data)
+    samples, col, row = alone(data)
+    for j, sample in enumerate(samples[:20]):
+        digit = mnist.images[sample]
+        best = min(np.abs((img[r - 14:r + 14, c - 14:c + 14, 3].astype(float) - 150) / 105 - digit).max()
+                   for r in (row[j] - 1, row[j], row[j] + 1) for c in (col[j] - 1, col[j], col[j] + 1))
+        assert best < 0.03, f"the image drawn at sample {sample} is not that digit"
+    assert page.errors == []
+
+
+def test_box_selection_is_linked_across_layouts_and_filtered_by_label(full, page):
+    url, run, mnist, layouts = full
+    open_tab(page, url, "Explore", "explore-pca-detail")
+    a, b = page.evaluate(LOCATE, ["explore-ae", 0.35, 0.35]), page.evaluate(LOCATE, ["explore-ae", 0.65, 0.65])
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move(*b, steps=8)
+    page.mouse.up()
+    caption = wait_for(page, lambda: "selected" in (t := page.evaluate(TITLE, "selection-grid")) and t)
+    with page.expect_download() as download:
+        page.get_by_text("Download selection (CSV)").click()
+    sel = pd.read_csv(download.value.path())
+    index = sel["index"].to_numpy()
+    assert caption.startswith(f"{len(index):,} selected") and len(index) > 10
+
+    # The selection is the samples inside the dragged box (within a pixel of its edges).
+    (xa, ya), (xb, yb) = page.evaluate(DATA_AT, ["explore-ae", *a]), page.evaluate(DATA_AT, ["explore-ae", *b])
+    xy = layouts["ae"]["xy"]
+    px = abs(xb - xa) / 100
+    inner = (xy[:, 0] > min(xa, xb) + px) & (xy[:, 0] < max(xa, xb) - px) & \
+            (xy[:, 1] > min(ya, yb) + px) & (xy[:, 1] < max(ya, yb) - px)
+    outer = (xy[:, 0] >= min(xa, xb) - px) & (xy[:, 0] <= max(xa, xb) + px) & \
+            (xy[:, 1] >= min(ya, yb) - px) & (xy[:, 1] <= max(ya, yb) + px)
+    assert set(np.flatnonzero(inner)) <= set(index) <= set(np.flatnonzero(outer))
+    assert (sel["label"].astype(int).to_numpy() == mnist.labels[index]).all()
+
+    # The same samples light up on the PCA pane: a solid dot at each one's PCA position, the rest veiled.
+    def lit():
+        d = page.evaluate(READ, "explore-pca-detail")
+        return d if d["shape"][0] > 1 else None
+    data = wait_for(page, lit)
+    img = rgba(data)
+    col, row = pixel_of(layouts["pca"]["xy"][index], data, img.shape[:2])
+    ok = (col >= 0) & (row >= 0) & (col < img.shape[1]) & (row < img.shape[0])
+    assert ok.mean() > 0.95
+    assert (img[row[ok], col[ok], 3] == 255).mean() > 0.99
+    assert (img[..., 3] == 255).sum() <= 9 * len(index)
+    assert (img[..., 3] == 170).mean() > 0.5  # the veil over everything else
+
+    # The grid shows the selected digits, first one first.
+    grid = np.flipud(np.asarray(page.evaluate(READ, "selection-grid")["image"], np.float64).reshape(
+        page.evaluate(READ, "selection-grid")["shape"]))
+    assert np.abs(grid[:28, :28] - mnist.images[index[0]]).max() < 1e-6
+
+    # The label filter applies to the selection (and to every pane).
+    shown = sorted(set(sel["label"].astype(str)))
+    page.get_by_role("button", name=shown[0], exact=True).first.click()
+    left = int((sel["label"].astype(str) != shown[0]).sum())
+    wait_for(page, lambda: page.evaluate(TITLE, "selection-grid").startswith(f"{left:,} selected")
+             if left else "no selection" in page.evaluate(TITLE, "selection-grid"))
+    assert page.errors == []
+
+
+def test_hover_shows_the_nearest_sample_and_a_tap_its_neighbours(full, page):
+    url, run, mnist, layouts = full
+    open_tab(page, url, "Explore", "explore-ae-detail")
+    xy = layouts["ae"]["xy"]
+    target = int(np.argmin(np.abs(xy - np.median(xy, axis=0)).sum(axis=1)))
+    # The first hover settles Bokeh's layout (the frame can grow a few pixels): aim after it.
+    page.mouse.move(*page.evaluate(LOCATE, ["explore-ae", 0.5, 0.5]))
+    wait_for(page, lambda: page.evaluate(TITLE, "hover-image").startswith("#"))
+    page.wait_for_timeout(500)
+    where = page.evaluate(SCREEN_AT, ["explore-ae", *map(float, xy[target])])
+    page.mouse.move(where[0] - 5, where[1] - 5)
+    page.mouse.move(*where, steps=3)
+    i = int(cKDTree(xy).query(page.evaluate(DATA_AT, ["explore-ae", *where]))[1])
+    wait_for(page, lambda: page.evaluate(TITLE, "hover-image") == f"#{i} · label {mnist.labels[i]}")
+    hovered = np.flipud(np.asarray(page.evaluate(READ, "hover-image")["image"], np.float64).reshape(28, 28))
+    assert np.abs(hovered - mnist.images[i]).max() < 1e-6
+
+    page.mouse.click(*where)
+    title = wait_for(page, lambda: (t := page.evaluate(TITLE, "neighbours-pixels")).startswith("#") and t)
+    j = int(title[1:].split(" ")[0])
+    flat = mnist.images.reshape(len(mnist.images), -1)
+    d = ((flat - flat[j]) ** 2).sum(axis=1)
+    d[j] = np.inf
+    expected = np.argsort(d, kind="stable")[:8]
+    strip = np.flipud(np.asarray(page.evaluate(READ, "neighbours-pixels")["image"], np.float64).reshape(
+        page.evaluate(READ, "neighbours-pixels")["shape"]))
+    for slot, k in enumerate([j, *expected]):
+        assert np.abs(strip[:, slot * 29: slot * 29 + 28] - mnist.images[k]).max() < 1e-6
+    assert " of 8 are pixel-space neighbours too" in page.evaluate(TITLE, "neighbours-pca")
+    marks = page.evaluate(READ, "explore-pca-picked")
+    assert np.allclose(np.column_stack([marks["x"], marks["y"]]), layouts["pca"]["xy"][[j, *expected]], atol=1e-4)
+    assert page.errors == []
+
+
+def test_two_taps_decode_the_path_between_them(full, page):
+    url, run, mnist, layouts = full
+    open_tab(page, url, "Decoder", "decoder-marker")
+    decoder = run.load_autoencoder().decoder
+    ends = []
+    for fx, fy in ((0.3, 0.3), (0.7, 0.6)):
+        old = page.evaluate(READ, "decoder-marker")
+        ends.append(tap(page, "decoder-marker", fx, fy,
+                        lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m))
+    (x0, y0), (x1, y1) = [(m["x"][0], m["y"][0]) for m in ends]
+
+    def strip():
+        d = page.evaluate(READ, "decoder-path")
+        line = page.evaluate(READ, "decoder-path-line")
+        if line and np.allclose(line["x"], [x0, x1]) and np.allclose(line["y"], [y0, y1]):
+            return [np.flipud(np.asarray(d["image"], np.float64).reshape(d["shape"]))]
+    s, = wait_for(page, strip)
+    assert np.abs(s[:, :28] - decode_at(decoder, x0, y0)).max() < 1e-5
+    assert np.abs(s[:, -28:] - decode_at(decoder, x1, y1)).max() < 1e-5
+    middle = s[:, 3 * 29: 3 * 29 + 28]
+    assert np.abs(middle - decode_at(decoder, (x0 + x1) / 2, (y0 + y1) / 2)).max() < 1e-5
+    assert page.errors == []
