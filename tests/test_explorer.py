@@ -2,7 +2,6 @@
 linked across layouts, the label filter, hover, nearest neighbours and the decoder's path strip."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -110,8 +110,13 @@ def test_browser_inputs_are_numbers_and_choices(trained_run):
     layout = report.__panel__()
     widgets = layout.select(pn.widgets.Widget)
     kinds = {type(w).__name__ for w in widgets}
-    # StaticText only displays (the epochs/loss line, the decoder's method): the browser sends it nothing.
-    assert kinds <= {"FloatInput", "IntInput", "RadioButtonGroup", "Button", "Progress", "StaticText"}, kinds
+    # StaticText only displays (the epochs/loss line, the decoder's method): the browser sends it nothing;
+    # FileDownload sends the selection to the browser under a fixed name, taking only the click.
+    assert kinds <= {"FloatInput", "IntInput", "RadioButtonGroup", "CheckButtonGroup", "Button", "Progress",
+                     "StaticText", "FileDownload"}, kinds
+    assert {w.filename for w in layout.select(pn.widgets.FileDownload)} == {"selection.csv"}
+    with pytest.raises(ValueError):
+        report.explore.labels = ["../../etc/passwd"]
     decoder = report.decoder
     for bad in ("../../etc/passwd", None):
         with pytest.raises((ValueError, TypeError)):

@@ -42,6 +42,7 @@ class ExploreView(StateView):
         super().__init__(**params)
         names = categories(self.state.dataset)
         self.param.labels.objects = names
+        self.param.labels.check_on_set = True  # declared without objects, it would accept anything
         if not self.labels:
             self.labels = list(names)
         self.layouts = [n for n in LAYOUT_TITLES if n in self.state.layouts]
@@ -288,8 +289,8 @@ class ExploreView(StateView):
         self._hover_text = pn.widgets.StaticText(value=caption, css_classes=["ae-hover"])
         strips = [self._images(f"neighbours-{space}", strip, caption, width=min(40 * (self.k + 1), 520))
                   for space, (strip, caption) in self.neighbour_strips().items()]
-        filter_ = pn.widgets.CheckButtonGroup.from_param(self.param.labels, name="", button_type="default")
-        clear = pn.widgets.Button(name="Clear selection", width=130)
+        filter_ = pn.widgets.CheckButtonGroup.from_param(self.param.labels, name="")
+        clear = pn.widgets.Button(label="Clear selection", width=130)
         clear.on_click(self.clear)
         download = pn.widgets.FileDownload(callback=self._csv, filename="selection.csv",
                                            label="Download selection (CSV)", width=200)
