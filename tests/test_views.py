@@ -120,3 +120,25 @@ def test_hidden_tabs_redraw_for_a_new_model_when_shown(report):
     tabs.active = 0
     assert r.embeddings.plane_version == r.status.version
     assert not np.array_equal(np.array(renderer(root, "embedding-raster").data_source.data["image"][0]), before)
+
+
+def test_explore_filter_selection_and_csv(report):
+    r, root = report
+    ex = r.explore
+    xy = r.state.layouts["umap"]
+    box = (*np.percentile(xy, 30, axis=0), *np.percentile(xy, 70, axis=0))
+    ex.select("umap", box=box)
+    inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
+    assert ex.selection.tolist() == np.flatnonzero(inside).tolist()
+    assert renderer(root, "selection-grid").data_source.data["image"][0].shape == (10 * 29 - 1, 10 * 29 - 1)
+    ex.labels = ["3", "8"]  # the filter narrows the selection and every pane
+    assert set(r.state.labels[ex.selection]) <= {3, 8} and len(ex.selection) == np.isin(
+        r.state.labels[inside], [3, 8]).sum()
+    table = ex.selection_table()
+    assert table["index"].tolist() == ex.selection.tolist() and set(table["label"]) <= {"3", "8"}
+    assert np.allclose(table[["umap_x", "umap_y"]].to_numpy(), xy[ex.selection])
+    csv = ex._csv().getvalue().splitlines()
+    assert csv[0].startswith("index,label,ae_x,ae_y") and len(csv) == len(ex.selection) + 1
+    ex.clear()
+    assert ex.selection is None
+    ex.labels = list(ex.param.labels.objects)
