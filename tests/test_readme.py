@@ -83,17 +83,28 @@ def test_cli_apps_and_export_blocks(workdir, tmp_path):
     assert (workdir / "report.html").stat().st_size > 1e6
     assert (workdir / "site" / "index.html").is_file() and (workdir / "models" / "decoder" / "model.json").is_file()
 
+    # Each line as written; one `panel serve` of all of them (it takes several apps) saves a
+    # server start per app.
+    files, app_env = [], dict(env, AEREPORT_RUN=str(workdir / "runs" / "mnist"),
+                              AEREPORT_FACES_RUN=str(workdir / "runs" / "faces"))
     for line in commands(apps):
         words = shlex.split(line)
         assignments, (panel, serve, app, *flags) = words[:words.index("panel")], words[words.index("panel"):]
         assert (panel, serve) == ("panel", "serve") and (ROOT / app).is_file()
         assert flags == ["--address", "127.0.0.1", "--warm"]  # loopback only, as `aereport serve`
-        app_env = dict(env, AEREPORT_RUN=str(workdir / "runs" / "mnist"),
-                       AEREPORT_FACES_RUN=str(workdir / "runs" / "faces"),
-                       **dict(a.split("=", 1) for a in assignments))
-        name = Path(app).stem
-        serve_and_fetch([panel, serve, app, *flags], workdir, app_env,
-                        tmp_path / f"{name}.log", path=f"/{name}")
+        app_env.update(a.split("=", 1) for a in assignments)
+        files.append(app)
+    port = free_port()
+    proc = subprocess.Popen([panel, serve, *files, *flags, "--port", str(port)], cwd=workdir, env=app_env,
+                            stdout=open(tmp_path / "apps.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(proc, port, tmp_path / "apps.log", timeout=300)
+        for app in files:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{Path(app).stem}", timeout=120) as r:
+                assert r.status == 200 and b"bokeh" in r.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_python_block_runs(tmp_path, monkeypatch):

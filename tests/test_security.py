@@ -107,7 +107,7 @@ def test_browser_inputs_are_numbers_and_choices(trained_run):
     from aereport.report import Report
 
     report = Report.open(trained_run)
-    layout = report.__panel__()
+    layout = pn.Column(report.__panel__(), report.explore)  # Explore's own, drawn when its tab opens
     widgets = layout.select(pn.widgets.Widget)
     kinds = {type(w).__name__ for w in widgets}
     # StaticText only displays (the epochs/loss line, the decoder's method): the browser sends it nothing;

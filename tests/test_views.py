@@ -123,7 +123,11 @@ def test_hidden_tabs_redraw_for_a_new_model_when_shown(report):
 
 
 def test_explore_filter_selection_and_csv(report):
+    from bokeh.models import Tabs
+
     r, root = report
+    assert not [m for m in root.select({"type": GlyphRenderer}) if m.name == "selection-grid"]
+    root.select_one({"type": Tabs}).active = 3  # Explore is drawn when first opened
     ex = r.explore
     xy = r.state.layouts["umap"]
     box = (*np.percentile(xy, 30, axis=0), *np.percentile(xy, 70, axis=0))

@@ -183,8 +183,9 @@ class DecoderView(PlaneView):
         # Dragging decodes, so the drag gesture must not also pan: keep zoom on the wheel only.
         tools = dict(default_tools=["wheel_zoom", "reset"], tools=[], active_tools=["wheel_zoom"]) \
             if self.drag else dict(tools=["tap"], active_tools=["wheel_zoom"])
-        plot = plane.opts(responsive=True, min_height=480, framewise=True, legend_position="right",
-                          hooks=[self._add_marker], **tools)
+        # The tools belong on the rasters: an overlay's own list adds to its elements' defaults.
+        plot = plane.opts(hv.opts.RGB(**tools)).opts(responsive=True, min_height=480, framewise=True,
+                                                    legend_position="right", hooks=[self._add_marker])
         inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
                         pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
