@@ -17,17 +17,9 @@ import pandas as pd
 from aereport.data import load_mnist
 from aereport.layouts import PCALayout
 from aereport.sprites import Viewport, build_atlas, render
+from decode_call import median_ms
 
 WIDTH, HEIGHT = 800, 520  # the Embeddings plane on a 1400-px-wide window
-
-
-def best(f, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
 
 
 def main():
@@ -49,9 +41,9 @@ def main():
         r = np.sort(np.abs(xy - centre).max(axis=1))[target - 1]
         vp = Viewport(centre[0] - r, centre[0] + r, centre[1] - r, centre[1] + r, WIDTH, HEIGHT)
         n = int(vp.contains(xy).sum())
-        thumbs = best(lambda: render(xy, vp, atlas=atlas, labels=mnist.labels, palette=palette, limit=10**9))
+        thumbs = median_ms(n=7, f=lambda: render(xy, vp, atlas=atlas, labels=mnist.labels, palette=palette, limit=10**9))
         canvas = ds.Canvas(WIDTH, HEIGHT, x_range=(vp.x0, vp.x1), y_range=(vp.y0, vp.y1))
-        shade = best(lambda: tf.dynspread(tf.shade(canvas.points(df, "x", "y", ds.count_cat("label"))),
+        shade = median_ms(n=7, f=lambda: tf.dynspread(tf.shade(canvas.points(df, "x", "y", ds.count_cat("label"))),
                                           threshold=0.8, max_px=4))
         print(f"{n:>8,} {thumbs:>14.1f} {shade:>14.1f}")
 
