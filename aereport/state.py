@@ -204,7 +204,10 @@ class ReportState(Status):
     def sprites(self) -> np.ndarray:
         """One uint8 thumbnail per image (see :func:`aereport.sprites.build_atlas`), built on first
         use and kept in the run folder, so later servers of the run only map it from disk."""
-        atlas = self._cached(("sprites",), lambda: self.run.load_sprites(len(self.dataset)))
+        return self._cached(("sprites",), self._load_or_build_sprites)
+
+    def _load_or_build_sprites(self) -> np.ndarray:
+        atlas = self.run.load_sprites(len(self.dataset))
         if atlas is None:
             from .sprites import build_atlas
 
@@ -213,7 +216,6 @@ class ReportState(Status):
                 self.run.save_sprites(atlas)
             except OSError:  # a read-only run still gets thumbnails, built again next time
                 pass
-            self._neighbours[("sprites",)] = ("", atlas)
         return atlas
 
     def nearest(self, layout: str, x: float, y: float, visible: np.ndarray | None = None,

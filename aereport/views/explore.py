@@ -51,6 +51,7 @@ class ExploreView(StateView):
         self._sizes: dict[str, hv.streams.PlotSize] = {}
         self._markers: dict[str, list[ColumnDataSource]] = {"hover": [], "picked": []}
         self._figures: dict[str, list] = {}  # image figure name -> [(figure, source)]
+        self._found: tuple = (None, None)  # ((picked, version), its neighbours)
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -168,9 +169,16 @@ class ExploreView(StateView):
         if i is not None and i != self.hovered:
             self.hovered = i
 
+    def _neighbours(self) -> dict[str, np.ndarray]:
+        """The picked sample's neighbours (one search per pick and model: markers and strips share it)."""
+        key = (self.picked, self.status.version)
+        if self._found[0] != key:
+            self._found = (key, self.state.neighbours(self.picked, self.k))
+        return self._found[1]
+
     @param.depends("picked", "status.version", watch=True)
     def _move_picked(self):
-        around = self.state.neighbours(self.picked, self.k)["pixels"] if self.picked is not None else []
+        around = self._neighbours()["pixels"] if self.picked is not None else []
         self._move("picked", [self.picked, *around] if self.picked is not None else [])
 
     @param.depends("hovered", watch=True)
@@ -225,7 +233,7 @@ class ExploreView(StateView):
         if self.picked is None:
             blank = grid(self._blank(self.k + 1), columns=self.k + 1)
             return {space: (blank, f"{self._space(space)}: tap a point") for space in ["pixels", *self.layouts]}
-        found = self.state.neighbours(self.picked, self.k)
+        found = self._neighbours()
         out = {}
         for space in ["pixels", *self.layouts]:
             strip = grid(self.state.dataset.images[[self.picked, *found[space]]], columns=self.k + 1)
@@ -246,8 +254,9 @@ class ExploreView(StateView):
 
     @param.depends("hovered", watch=True)
     def _update_hover(self):
-        self._show("hover-image", *self.hover_card())
-        self._hover_text.value = self.hover_card()[1]
+        image, caption = self.hover_card()
+        self._show("hover-image", image, caption)
+        self._hover_text.value = caption
 
     @param.depends("selection", watch=True)
     def _update_grid(self):
