@@ -10,8 +10,7 @@ from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
-from ..sprites import THUMBNAILS_AT, render
-from ._elements import SteadyPlotSize, color_key, name_renderer, palette, raster, shade, viewport
+from ._elements import SteadyPlotSize, color_key, detail, name_renderer, shade, viewport
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
 # A new model redraws every 'ae' plane of a session (~0.1-0.3 s of Datashader at 70k points). All
@@ -152,12 +151,7 @@ class PlaneView(StateView):
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]
-        vp = viewport(x_range, y_range, width, height, xy)
-        pixels = None
-        if vp.width and vp.height and vp.contains(xy).sum() <= THUMBNAILS_AT:
-            pixels = render(xy, vp, atlas=self.state.sprites, labels=self.state.labels,
-                            palette=palette(self.state.dataset))
-        return raster(pixels, vp, name)
+        return detail(self.state, xy, viewport(x_range, y_range, width, height, xy), name)
 
 
 def served() -> bool:

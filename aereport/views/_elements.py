@@ -9,7 +9,7 @@ from holoviews.operation.datashader import datashade, dynspread
 
 from ..data import Dataset
 from ..export import DENSITY_CMAP
-from ..sprites import Viewport
+from ..sprites import THUMBNAILS_AT, Viewport, render
 
 UNLABELLED = "all"
 
@@ -90,6 +90,21 @@ def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
         (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
         x_range, y_range = (x0, x1), (y0, y1)
     return Viewport(*map(float, x_range), *map(float, y_range), int(width or 0), int(height or 0))
+
+
+def detail(state, xy: np.ndarray, vp: Viewport, name: str, visible: np.ndarray | None = None,
+           selected: np.ndarray | None = None) -> hv.RGB:
+    """The layer over a plane (renderer ``name``): each shown point as its own image when at most
+    ``THUMBNAILS_AT`` are in view, and the ``selected`` samples lit over a veil; see
+    :func:`aereport.sprites.render`. ``state``: the :class:`~aereport.state.ReportState` shown."""
+    pixels = None
+    if vp.width and vp.height:
+        shown = vp.contains(xy) if visible is None else vp.contains(xy) & visible
+        few = shown.sum() <= THUMBNAILS_AT
+        if few or selected is not None:
+            pixels = render(xy, vp, atlas=state.sprites if few else None, labels=state.labels,
+                            palette=palette(state.dataset), visible=visible, selected=selected)
+    return raster(pixels, vp, name)
 
 
 def raster(pixels: np.ndarray | None, vp: Viewport, name: str) -> hv.RGB:

@@ -8,10 +8,10 @@ import param
 from bokeh.models import ColumnDataSource
 
 from ..layouts import LAYOUT_TITLES
-from ..sprites import THUMBNAILS_AT, grid, render
+from ..sprites import grid
 from ._base import StateView
-from ._elements import (SteadyPlotSize, categories, color_key, frame, image_figure, image_source_data,
-                        name_renderer, palette, push, raster, shade, viewport)
+from ._elements import (SteadyPlotSize, categories, color_key, detail, frame, image_figure, image_source_data,
+                        name_renderer, push, shade, viewport)
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
 HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
@@ -95,16 +95,8 @@ class ExploreView(StateView):
 
     def _detail(self, layout: str, x_range=None, y_range=None, width=None, height=None, **_) -> hv.RGB:
         xy = self.state.layouts[layout]
-        vp = viewport(x_range, y_range, width, height, xy)
-        pixels = None
-        if vp.width and vp.height:
-            visible = self.visible
-            shown = vp.contains(xy) if visible is None else vp.contains(xy) & visible
-            few = shown.sum() <= THUMBNAILS_AT
-            if few or self.selection is not None:
-                pixels = render(xy, vp, atlas=self.state.sprites if few else None, labels=self.state.labels,
-                                palette=palette(self.state.dataset), visible=visible, selected=self.selection)
-        return raster(pixels, vp, f"explore-{layout}-detail")
+        return detail(self.state, xy, viewport(x_range, y_range, width, height, xy), f"explore-{layout}-detail",
+                      visible=self.visible, selected=self.selection)
 
     def _pane(self, layout: str) -> hv.DynamicMap:
         ranges, size = self._ranges[layout], self._sizes[layout] = hv.streams.RangeXY(), SteadyPlotSize()
