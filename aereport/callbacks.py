@@ -1,11 +1,13 @@
-"""Keras callbacks that report training progress: a CLI bar and a param-driven view.
+"""Keras callbacks of training: the per-epoch checkpoint, a CLI bar and a param-driven view.
 
-Both understand two extra hooks :func:`aereport.training.train` calls: ``set_plan`` (which
+The progress callbacks understand two extra hooks :func:`aereport.training.train` calls: ``set_plan`` (which
 epochs and how many batches each) and ``on_checkpoint`` (an epoch was saved to the run).
 
 >>> train(run, ds, epochs=8, callbacks=[ProgressBar()])  # doctest: +SKIP
 """
 from __future__ import annotations
+
+import time
 
 import keras
 
@@ -38,6 +40,32 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if "loss" in k})
         if record["epoch"] >= self.last:
             self.bar.close()
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Save the run after every epoch (models, then the history that names them), then tell
+    ``callbacks`` — through their ``on_checkpoint(record)`` — that the epoch is safe on disk.
+
+    :func:`aereport.training.train` puts it first among its callbacks.
+
+    >>> model.fit(..., callbacks=[RunCheckpoint(run, ae, run.history, [bar]), bar])  # doctest: +SKIP
+    """
+
+    def __init__(self, run, ae, history: list, callbacks=()):
+        super().__init__()
+        self.run, self.ae, self.history, self.callbacks = run, ae, history, list(callbacks)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.start, 3)}
+        record.update({k: float(v) for k, v in (logs or {}).items()})
+        self.history.append(record)
+        self.run.save_epoch(self.ae, self.history)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_checkpoint"):
+                cb.on_checkpoint(record)
 
 
 class ParamProgress(keras.callbacks.Callback):
