@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -49,6 +50,27 @@ def _features(X, pca: int, seed: int) -> np.ndarray:
     """
     X = _flat(X)
     return _pca(X, pca, seed) if pca else X
+
+
+# Up to this many points, UMAP gets exact neighbours from one BLAS distance computation instead
+# of its own NN-descent: NN-descent's numba code is compiled anew in every process (~30 s, the
+# persistent cache does not hold it) and at 70k points the exact search takes ~12 s (BENCHMARKS.md).
+# It grows with n², so larger datasets keep NN-descent.
+EXACT_KNN_MAX = 100_000
+
+
+def exact_neighbours(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, None]:
+    """Each row's ``k`` nearest rows (itself first) and their Euclidean distances, in the form
+    of UMAP's ``precomputed_knn``.
+
+    >>> idx, dist, _ = exact_neighbours(np.array([[0.0], [1.0], [3.0]]), 2)
+    >>> idx.tolist(), dist.tolist()
+    ([[0, 1], [1, 0], [2, 1]], [[0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(X)
+    return idx, dist.astype(np.float32), None
 
 
 class PCALayout:
@@ -119,9 +141,13 @@ class UMAPLayout:
         import umap
 
         X = _features(X, self.pca, self.random_state)
-        reducer = umap.UMAP(n_neighbors=min(self.n_neighbors, len(X) - 1), min_dist=self.min_dist,
-                            random_state=self.random_state, n_jobs=1)
-        self.embedding_ = reducer.fit_transform(X).astype(np.float32)
+        k = min(self.n_neighbors, len(X) - 1)
+        reducer = umap.UMAP(n_neighbors=k, min_dist=self.min_dist, random_state=self.random_state, n_jobs=1,
+                            precomputed_knn=exact_neighbours(X, k) if len(X) <= EXACT_KNN_MAX else (None,) * 3)
+        with warnings.catch_warnings():
+            # Without NN-descent's index UMAP cannot place *new* points; a layout never does.
+            warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+            self.embedding_ = reducer.fit_transform(X).astype(np.float32)
         return self.embedding_
 
     def cache_key(self, n: int) -> str:
