@@ -225,12 +225,17 @@ def cmd_serve(args) -> None:
         dataset = _load(spec)
         print(f"training a new model in {run_dir}", file=sys.stderr)
         prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
-    # Load everything once, before the first visitor: missing layouts are computed here, with a bar.
+    # Load the run once, before the first visitor; layouts it lacks besides the autoencoder's
+    # are computed in the background while the report is already served with the others.
     cached = Run(run_dir).load_layouts()
     names = [n.strip() for n in args.layouts.split(",") if n.strip()] if args.layouts else default_layouts(cached)
     names = list(dict.fromkeys(["ae", *names]))
-    with LayoutProgress(names, cached) as progress:
-        state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, **progress.callbacks)
+    with LayoutProgress([n for n in names if n == "ae" or n in cached], cached) as progress:
+        state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, background=True,
+                                 **progress.callbacks)
+    if state.layouts_pending:
+        print(f"computing {', '.join(state.layouts_pending)} in the background: the report shows each "
+              "as soon as it is ready", file=sys.stderr)
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 

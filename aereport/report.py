@@ -35,7 +35,8 @@ def load_state(run_dir: str, safe_mode: bool = True) -> ReportState:
     >>> load_state("runs/mnist") is load_state("runs/mnist")  # doctest: +SKIP
     True
     """
-    return ReportState.open(run_dir, safe_mode=safe_mode)
+    # The first visitor must not wait minutes for UMAP or t-SNE: they follow in the background.
+    return ReportState.open(run_dir, safe_mode=safe_mode, background=True)
 
 
 def app_state(run_dir: str | os.PathLike | None = None, safe_mode: bool = True) -> ReportState:

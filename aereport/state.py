@@ -11,18 +11,19 @@ the session's own ever touches its document.
 """
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import param
 
-from ._validation import AEReportError, check_positive_int
+from ._validation import AEReportError, check_choice, check_positive_int
 from .data import Dataset, load_dataset
-from .layouts import LAYOUTS, compute_layouts, model_version
+from .layouts import LAYOUT_TITLES, LAYOUTS, compute_layouts, model_version
 from .model import Autoencoder, architecture, encode, reconstruct
 from .store import LAYOUTS as LAYOUTS_FILE, Run, sweep
 from .training import check_compatible, load_or_build, train
@@ -43,6 +44,9 @@ class Status(param.Parameterized):
     history = param.List(default=[], item_type=dict, doc="One record per finished epoch")
     version = param.String(default="", doc="Fingerprint of the model's weights; changes after training")
     message = param.String(default="", doc="The last error or notice for the user")
+    layouts_ready = param.List(default=[], item_type=str, doc="The layouts that can be drawn")
+    layouts_pending = param.List(default=[], item_type=str,
+                                 doc="Layouts computing in the background, the one under way first")
 
     def snapshot(self) -> dict:
         return {k: getattr(self, k) for k in Status.param if k != "name"}
@@ -61,7 +65,7 @@ class ReportState(Status):
     def __init__(self, run: Run, dataset: Dataset, ae: Autoencoder, layouts: dict[str, np.ndarray],
                  worker: "TrainingWorker | None" = None, **params):
         history = run.history
-        super().__init__(epoch=len(history), history=history,
+        super().__init__(epoch=len(history), history=history, layouts_ready=list(layouts),
                          loss=history[-1]["loss"] if history else None, version=model_version(ae), **params)
         self.run, self.dataset, self.ae = run, dataset, ae
         self.layouts = dict(layouts)
@@ -69,14 +73,20 @@ class ReportState(Status):
         self._neighbours: dict[tuple[str, str], tuple[str, object]] = {}  # see _cached
         self._codes: tuple[str, np.ndarray] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
+        self._layout_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-layouts")
+        self._safe_mode = True
         self.worker = worker
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike, dataset: Dataset | None = None, layouts=None,
              on_start: Callable[[str], None] | None = None,
              on_done: Callable[[str], None] | None = None, *, ae: Autoencoder | None = None,
-             safe_mode: bool = True) -> "ReportState":
+             safe_mode: bool = True, background: bool = False) -> "ReportState":
         """Load a trained run; compute and cache any of ``layouts`` it does not hold yet.
+
+        ``background=True``: only the autoencoder's layout is computed before returning; the
+        other missing ones follow in a background process (:meth:`compute_async`), so a server
+        answers its first visitor in seconds, not after minutes of UMAP and t-SNE.
 
         ``layouts=None``: the layouts the run holds (plus 'ae'), or all of them for a run that
         holds none — opening a run never starts minutes of UMAP/t-SNE it was not asked for.
@@ -93,9 +103,13 @@ class ReportState(Status):
         worker = TrainingWorker(run.path, safe_mode) if ae is None else None
         ae = ae if ae is not None else run.load_autoencoder(safe_mode)
         cached = run.load_layouts()
-        layouts = default_layouts(cached) if layouts is None else layouts
-        computed = ensure_layouts(run, dataset, ae, layouts, cached, on_start, on_done)
-        return cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()}, worker=worker)
+        layouts = default_layouts(cached) if layouts is None else list(layouts)
+        now = [n for n in layouts if n == "ae" or n in cached or not background]
+        computed = ensure_layouts(run, dataset, ae, now, cached, on_start, on_done)
+        state = cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()}, worker=worker)
+        state._safe_mode = safe_mode
+        state.compute_async([n for n in layouts if n not in computed])
+        return state
 
     # --- what the views ask for ------------------------------------------------------------
     @property
@@ -293,6 +307,39 @@ class ReportState(Status):
         return i, image, reconstruct(self.ae.model, image[None])[0]
 
     # --- training ----------------------------------------------------------------------------
+    def compute_async(self, names: Sequence[str]) -> concurrent.futures.Future:
+        """Compute the layouts ``names`` (those not ready yet) in a background process, one after
+        the other; each is saved into the run and joins :attr:`layouts` as soon as it is done.
+
+        The process is ``aereport layouts`` at the lowest priority: UMAP and t-SNE take minutes
+        of both cores, and the report's visitors must not wait on them.
+
+        >>> state.compute_async(["umap", "tsne"]).result()  # doctest: +SKIP
+        """
+        for name in names:
+            check_choice("layout", name, LAYOUTS)
+        names = [n for n in dict.fromkeys(names) if n not in self.layouts and n not in self.layouts_pending]
+        if not names:
+            done = concurrent.futures.Future()
+            done.set_result(dict(self.layouts))
+            return done
+        self.layouts_pending = [*self.layouts_pending, *names]
+
+        def work():
+            for name in names:
+                try:
+                    xy = _layout_in_child(self.run, name, self._safe_mode)
+                except AEReportError as exc:
+                    self.param.update(message=f"Layout {LAYOUT_TITLES[name]} failed: {exc}")
+                else:
+                    self.layouts = {**self.layouts, name: xy}
+                    self.layouts_ready = [*self.layouts_ready, name]
+                finally:
+                    self.layouts_pending = [n for n in self.layouts_pending if n != name]
+            return dict(self.layouts)
+
+        return self._layout_executor.submit(work)
+
     def train_async(self, epochs: int = 1) -> concurrent.futures.Future:
         """Train ``epochs`` more epochs in the background; the 'ae' layout follows the new model.
 
@@ -328,6 +375,49 @@ class ReportState(Status):
                 raise
 
         return self._executor.submit(work)
+
+
+# The layout process: lowest priority, and it dies with the server (on Linux; a server stopped
+# by a signal runs no atexit hooks), then it is the CLI.
+_CHILD = """import ctypes, os, signal, sys
+os.nice(19)
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # the server ended before the line above
+from aereport.cli import main
+sys.exit(main(sys.argv[2:]))"""
+_children: set = set()
+
+
+def _layout_in_child(run: Run, name: str, safe_mode: bool) -> np.ndarray:
+    """``aereport layouts --run RUN --only NAME`` at the lowest priority; the new layout."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-c", _CHILD, str(os.getpid()), "layouts", "--run", str(run.path), "--only", name]
+    child = subprocess.Popen(argv + ([] if safe_mode else ["--trust-model"]), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    _children.add(child)
+    try:
+        _, err = child.communicate()
+    finally:
+        _children.discard(child)
+    entry = run.load_layouts().get(name) if child.returncode == 0 else None
+    if entry is None:
+        lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]
+        raise AEReportError(lines[-1].removeprefix("aereport: error: ") if lines
+                            else f"the layout process stopped (exit code {child.returncode})")
+    return entry["xy"]
+
+
+@atexit.register
+def _stop_children() -> None:
+    # A layout process outliving its server would go on using both cores for minutes.
+    for child in list(_children):
+        child.kill()
 
 
 def default_layouts(cached: dict) -> list[str]:
@@ -373,11 +463,12 @@ def ensure_layouts(run: Run, dataset: Dataset, ae: Autoencoder, names, cached: d
     # Layouts of another number of images belong to another dataset: recomputed, not mixed in.
     current = {k: v for k, v in cached.items() if len(v["xy"]) == len(dataset)}
     if set(names) - set(current):
-        sweep(run.path / LAYOUTS_FILE)  # what a killed computation left half-written
+        with run.layouts_lock():  # every writer holds it while writing: no live temporary is swept
+            sweep(run.path / LAYOUTS_FILE)  # what a killed computation left half-written
 
     def save(name, entry):
         current[name] = entry
-        run.save_layouts(current, dataset.labels)
+        run.update_layouts({name: entry}, dataset.labels)
         if on_done:
             on_done(name)
 

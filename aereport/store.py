@@ -31,6 +31,7 @@ from ._validation import AEReportError
 
 CONFIG, HISTORY, LAYOUTS, DATASET = "config.json", "history.json", "layouts.parquet", "dataset.npz"
 SPRITES = "sprites.npy"
+LOCK = ".layouts.lock"
 MODEL, ENCODER, DECODER = "autoencoder.keras", "encoder.keras", "decoder.keras"
 
 
@@ -254,8 +255,42 @@ class Run:
                 out[name] = {"xy": xy.astype(np.float32), "key": key}
         return out
 
+    @contextlib.contextmanager
+    def layouts_lock(self) -> Iterator[None]:
+        """Hold the run's layouts file for a read-modify-write.
+
+        Several processes write layouts into one run: a served report's background layouts, its
+        training process (the 'ae' layout of each new model), ``aereport layouts``. The kernel
+        drops the lock of a killed holder, so a crash never leaves the run locked.
+        """
+        import fcntl
+
+        with open(self.path / LOCK, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def update_layouts(self, entries: dict[str, dict], labels: np.ndarray | None) -> dict[str, dict]:
+        """Add or replace ``entries`` in the layouts file and keep what others wrote there
+        meanwhile (layouts of another number of images are dropped); returns the file's layouts.
+
+        >>> run.update_layouts({"pca": {"xy": xy, "key": "pca-70000"}}, labels)  # doctest: +SKIP
+        """
+        n = len(next(iter(entries.values()))["xy"])
+        with self.layouts_lock():
+            try:
+                current = {k: v for k, v in self.load_layouts().items() if len(v["xy"]) == n}
+            except AEReportError:  # a damaged file holds nothing to keep
+                current = {}
+            current.update(entries)
+            self.save_layouts(current, labels)
+        return current
+
     def save_layouts(self, layouts: dict[str, dict], labels: np.ndarray | None) -> None:
-        """Write every layout into one parquet file (atomically)."""
+        """Write every layout into one parquet file (atomically); other writers of the run's
+        layouts go through :meth:`update_layouts`."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 

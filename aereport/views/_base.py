@@ -85,6 +85,21 @@ class StateView(pn.viewable.Viewer):
         if served():
             pn.state.onload(_no_delay)
 
+    def _pending_layouts(self) -> pn.Row:
+        """A busy bar and "Computing UMAP in the background…" while layouts are on their way."""
+        text = pn.widgets.StaticText(css_classes=["ae-layouts-pending"], styles={"color": "#555"})
+        row = pn.Row(pn.indicators.Progress(active=True, value=-1, width=90, height=14, margin=(12, 5)), text)
+
+        def update(*_):
+            pending = [LAYOUT_TITLES[n] for n in self.status.layouts_pending]
+            row.visible = bool(pending)
+            text.value = (f"Computing {pending[0]} in the background"
+                          + (f" ({', '.join(pending[1:])} next)" if pending[1:] else "")
+                          + ": it joins the layouts when ready.") if pending else ""
+        update()
+        self.status.param.watch(update, "layouts_pending")
+        return row
+
     def _changed(self, *events) -> None:
         if not self._scheduled:
             self._scheduled = True
@@ -107,13 +122,19 @@ class PlaneView(StateView):
 
     def __init__(self, **params):
         super().__init__(**params)
-        names = [n for n in LAYOUT_TITLES if n in self.state.layouts]
-        self.param.layout.objects = names
-        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
-        if self.layout not in names:
-            self.layout = names[0]
+        self._offer_layouts()
         self.plane_version = self.status.version
         self._ranges: hv.streams.RangeXY | None = None
+
+    @param.depends("status.layouts_ready", watch=True)
+    def _offer_layouts(self):
+        # Layouts computed in the background join the choice when ready (the selector widget
+        # follows the parameter's objects).
+        names = [n for n in LAYOUT_TITLES if n in self.status.layouts_ready and n in self.state.layouts]
+        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
+        self.param.layout.objects = names
+        if self.layout not in names:
+            self.layout = names[0]
 
     @param.depends("layout", watch=True)
     def _new_layout(self):

@@ -195,7 +195,7 @@ class DecoderView(PlaneView):
         return pn.Row(
             pn.Column(pn.Row(buttons, pn.pane.Markdown(
                 ("Drag" if self.drag else "Tap") + " anywhere on the plane, even where no image lies: "
-                "the decoder turns the position into an image.", margin=(0, 20))),
+                "the decoder turns the position into an image.", margin=(0, 20)), self._pending_layouts()),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
                 sizing_mode="stretch_both"),
             pn.Column(self._image_pane(), method, inputs, *self._path_pane(), width=self.image_width + 40),

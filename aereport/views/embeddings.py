@@ -28,7 +28,7 @@ class EmbeddingsView(PlaneView):
             pn.Row(buttons, pn.pane.Markdown(
                 f"{len(self.state.dataset):,} images of **{self.state.dataset.name}**; scroll to zoom "
                 f"(every point is re-aggregated at full resolution; with {THUMBNAILS_AT:,} or fewer in "
-                "view each is drawn as its own image).", margin=(0, 20))),
+                "view each is drawn as its own image).", margin=(0, 20)), self._pending_layouts()),
             pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=520),
             sizing_mode="stretch_both")
 

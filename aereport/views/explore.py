@@ -51,7 +51,8 @@ class ExploreView(StateView):
         self._sizes: dict[str, hv.streams.PlotSize] = {}
         self._markers: dict[str, list[ColumnDataSource]] = {"hover": [], "picked": []}
         self._figures: dict[str, list] = {}  # image figure name -> [(figure, source)]
-        self._found: tuple = (None, None)  # ((picked, version), its neighbours)
+        self._found: tuple = (None, None)  # ((picked, version, layouts), its neighbours)
+        self._grid = self._strips = None  # the panes' grid and the strips' column, once drawn
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -70,6 +71,32 @@ class ExploreView(StateView):
             if "ae" in self._ranges:
                 self._ranges["ae"].update(x_range=None, y_range=None)
             self.plane_version = self.status.version
+
+    @param.depends("status.layouts_ready", watch=True)
+    def _new_layouts(self):
+        # A layout computed in the background gets its pane and neighbour strip when it arrives.
+        arrived = [n for n in self.status.layouts_ready if n not in self.layouts and n in self.state.layouts]
+        if not arrived:
+            return
+        self.layouts = [n for n in LAYOUT_TITLES if n in self.layouts or n in arrived]
+        if self._grid is None:
+            return  # not drawn yet: __panel__ draws every layout
+        panes = dict(zip(self._grid_layouts, self._grid.objects))
+        for name in arrived:
+            panes[name] = self._pane_view(name)
+            strip, caption = self.neighbour_strips()[name]
+            self._strips.append(self._images(f"neighbours-{name}", strip, caption, width=self._strip_width))
+        self._grid_layouts = list(self.layouts)
+        self._grid.ncols = 2 if len(self.layouts) == 4 else len(self.layouts)
+        self._grid.objects = [panes[n] for n in self.layouts]
+        self._plane_row.min_height = self._grid_height()
+
+    def _grid_height(self) -> int:
+        return 680 if len(self.layouts) == 4 else 340
+
+    def _pane_view(self, layout: str) -> pn.pane.HoloViews:
+        # linked_axes=False: the panes show different layouts, each zooms on its own.
+        return pn.pane.HoloViews(self._pane(layout), sizing_mode="stretch_both", min_height=330, linked_axes=False)
 
     def select(self, layout: str, box=None, polygon=None) -> None:
         """Select the shown samples inside ``box`` (x0, y0, x1, y1) or ``polygon`` on ``layout``."""
@@ -163,7 +190,7 @@ class ExploreView(StateView):
 
     def _neighbours(self) -> dict[str, np.ndarray]:
         """The picked sample's neighbours (one search per pick and model: markers and strips share it)."""
-        key = (self.picked, self.status.version)
+        key = (self.picked, self.status.version, tuple(self.layouts))
         if self._found[0] != key:
             self._found = (key, self.state.neighbours(self.picked, self.k))
         return self._found[1]
@@ -282,13 +309,12 @@ class ExploreView(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        # linked_axes=False: the panes show different layouts, each zooms on its own.
-        panes = [pn.pane.HoloViews(self._pane(layout), sizing_mode="stretch_both", min_height=330, linked_axes=False)
-                 for layout in self.layouts]
+        panes = [self._pane_view(layout) for layout in self.layouts]
         width = 320
         card, caption = self.hover_card()
         self._hover_text = pn.widgets.StaticText(value=caption, css_classes=["ae-hover"])
-        strips = [self._images(f"neighbours-{space}", strip, caption, width=min(40 * (self.k + 1), 520))
+        self._strip_width = min(40 * (self.k + 1), 520)
+        strips = [self._images(f"neighbours-{space}", strip, caption, width=self._strip_width)
                   for space, (strip, caption) in self.neighbour_strips().items()]
         filter_ = pn.widgets.CheckButtonGroup.from_param(self.param.labels, name="")
         clear = pn.widgets.Button(label="Clear selection", width=130)
@@ -297,14 +323,18 @@ class ExploreView(StateView):
                                            label="Download selection (CSV)", width=200)
         picked = pn.widgets.IntInput.from_param(self.param.picked, name="Sample #", width=110,
                                                 start=0, end=len(self.state.dataset) - 1)
+        self._grid = pn.GridBox(*panes, ncols=2 if len(panes) == 4 else len(panes), sizing_mode="stretch_both")
+        self._grid_layouts = list(self.layouts)
+        self._strips = pn.Column(picked, *strips)
+        self._plane_row = pn.Row(
+            self._grid, pn.Column(self._images("hover-image", card, "under the pointer", width=160), self._hover_text,
+                                  width=180),
+            sizing_mode="stretch_both", min_height=self._grid_height())
         return pn.Column(
             pn.Row(filter_, clear, download, pn.pane.Markdown(
                 "Drag a box (or pick the lasso) on any pane to select; scroll to zoom; tap a point for "
-                "its neighbours; hover for its image.", margin=(0, 20))),
-            pn.Row(pn.GridBox(*panes, ncols=2 if len(panes) == 4 else len(panes), sizing_mode="stretch_both"),
-                   pn.Column(self._images("hover-image", card, "under the pointer", width=160), self._hover_text,
-                             width=180),
-                   sizing_mode="stretch_both", min_height=680 if len(panes) == 4 else 340),
+                "its neighbours; hover for its image.", margin=(0, 20)), self._pending_layouts()),
+            self._plane_row,
             pn.Row(pn.Column(self._images("selection-grid", *self.selection_grid(), width=width), width=width + 20),
-                   pn.Column(picked, *strips)),
+                   self._strips),
             sizing_mode="stretch_both")
