@@ -42,35 +42,57 @@ def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     return PCA(k, random_state=seed).fit_transform(X).astype(np.float32)
 
 
-def _features(X, pca: int, seed: int) -> np.ndarray:
-    """Flattened pixels, reduced to ``pca`` principal components first when ``pca`` > 0.
-
-    Neighbour searches on 50 components instead of 784 pixels are several times faster and
-    lose little: the leading components hold most of the variance of image data.
-    """
-    X = _flat(X)
-    return _pca(X, pca, seed) if pca else X
-
-
-# Up to this many points, UMAP gets exact neighbours from one BLAS distance computation instead
-# of its own NN-descent: NN-descent's numba code is compiled anew in every process (~30 s, the
-# persistent cache does not hold it) and at 70k points the exact search takes ~12 s (BENCHMARKS.md).
-# It grows with n², so larger datasets keep NN-descent.
+# Up to this many points, UMAP and t-SNE share one exact neighbour search (one BLAS distance
+# computation on the PCA features) instead of each running its own approximate one: UMAP's
+# NN-descent compiles its numba code anew in every process (~30 s; the persistent cache does not
+# hold it), and at 70k points the exact search takes ~12 s (BENCHMARKS.md). It grows with n²,
+# so larger datasets keep the libraries' own searches.
 EXACT_KNN_MAX = 100_000
+SHARED_K = 91  # t-SNE's 3 × perplexity 30 neighbours plus the point itself; UMAP takes the first 15
+_graph: dict = {}  # the last dataset's (fingerprint, pca, seed) -> (features, indices, distances)
 
 
-def exact_neighbours(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, None]:
-    """Each row's ``k`` nearest rows (itself first) and their Euclidean distances, in the form
-    of UMAP's ``precomputed_knn``.
+def exact_neighbours(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows (itself first) and their Euclidean distances.
 
-    >>> idx, dist, _ = exact_neighbours(np.array([[0.0], [1.0], [3.0]]), 2)
+    >>> idx, dist = exact_neighbours(np.array([[0.0], [1.0], [3.0]]), 2)
     >>> idx.tolist(), dist.tolist()
     ([[0, 1], [1, 0], [2, 1]], [[0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
     """
     from sklearn.neighbors import NearestNeighbors
 
     dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(X)
-    return idx, dist.astype(np.float32), None
+    return idx, dist.astype(np.float32)
+
+
+def neighbour_graph(X, pca: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(features, indices, distances)``: the first ``pca`` principal components of ``X`` (its
+    flattened pixels when ``pca`` is 0; neighbour searches on 50 components instead of 784 pixels
+    are several times faster and lose little) and, up to
+    ``EXACT_KNN_MAX`` points, their ``SHARED_K`` exact nearest neighbours (else None, None).
+
+    Kept for the last dataset seen, so UMAP and t-SNE of one dataset share one PCA and one search.
+    """
+    X = np.ascontiguousarray(_flat(X))
+    key = (hashlib.sha1(X.data).hexdigest(), X.shape, pca, seed)
+    if key not in _graph:
+        _graph.clear()
+        features = _pca(X, pca, seed) if pca else X
+        knn = exact_neighbours(features, min(SHARED_K, len(X))) if len(X) <= EXACT_KNN_MAX else (None, None)
+        _graph[key] = (features, *knn)
+    return _graph[key]
+
+
+def without_self(idx: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` neighbours of each row other than the row itself (a duplicate image can
+    come first at distance 0).
+
+    >>> without_self(np.array([[1, 0, 2], [1, 0, 2]]), np.zeros((2, 3)), 2)[0].tolist()
+    [[1, 2], [0, 2]]
+    """
+    own = idx == np.arange(len(idx))[:, None]
+    order = np.argsort(own, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
 
 
 class PCALayout:
@@ -140,10 +162,11 @@ class UMAPLayout:
     def fit_transform(self, X) -> np.ndarray:
         import umap
 
-        X = _features(X, self.pca, self.random_state)
+        X, idx, dist = neighbour_graph(X, self.pca, self.random_state)
         k = min(self.n_neighbors, len(X) - 1)
+        knn = (idx[:, :k], dist[:, :k], None) if idx is not None and k <= idx.shape[1] else (None,) * 3
         reducer = umap.UMAP(n_neighbors=k, min_dist=self.min_dist, random_state=self.random_state, n_jobs=1,
-                            precomputed_knn=exact_neighbours(X, k) if len(X) <= EXACT_KNN_MAX else (None,) * 3)
+                            precomputed_knn=knn)
         with warnings.catch_warnings():
             # Without NN-descent's index UMAP cannot place *new* points; a layout never does.
             warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
@@ -171,13 +194,19 @@ class TSNELayout:
         self.random_state = random_state
 
     def fit_transform(self, X) -> np.ndarray:
-        from openTSNE import TSNE
+        from openTSNE import TSNE, affinity
+        from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
-        X = _features(X, self.pca, self.random_state)
+        X, idx, dist = neighbour_graph(X, self.pca, self.random_state)
         perplexity = min(self.perplexity, (len(X) - 1) / 3)
-        tsne = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=self.random_state,
-                    verbose=False)
-        self.embedding_ = np.asarray(tsne.fit(X), dtype=np.float32)
+        k = min(len(X) - 1, int(3 * perplexity))  # openTSNE's own choice
+        jobs = os.cpu_count() or 1
+        affinities = None
+        if idx is not None and k < idx.shape[1]:
+            affinities = affinity.PerplexityBasedNN(perplexity=perplexity, n_jobs=jobs,
+                                                    knn_index=PrecomputedNeighbors(*without_self(idx, dist, k)))
+        tsne = TSNE(perplexity=perplexity, n_jobs=jobs, random_state=self.random_state, verbose=False)
+        self.embedding_ = np.asarray(tsne.fit(X, affinities=affinities), dtype=np.float32)
         return self.embedding_
 
     def cache_key(self, n: int) -> str:
@@ -220,6 +249,14 @@ def compute_layouts(images: np.ndarray, names: Iterable[str] = LAYOUTS, *, encod
     """
     cache = dict(cache or {})
     out = {}
+    try:
+        _compute(images, names, encoder, model_version, cache, out, on_start, on_done)
+    finally:
+        _graph.clear()  # shared by this call's layouts only: ~90 MB at 70k images
+    return out
+
+
+def _compute(images, names, encoder, model_version, cache, out, on_start, on_done) -> None:
     for name in names:
         layout = make_layout(name, encoder, model_version)
         key = layout.cache_key(len(images))
@@ -233,7 +270,6 @@ def compute_layouts(images: np.ndarray, names: Iterable[str] = LAYOUTS, *, encod
         out[name] = {"xy": xy, "key": key, "seconds": time.perf_counter() - start}
         if on_done:
             on_done(name, out[name])
-    return out
 
 
 def model_version(ae) -> str:

@@ -53,3 +53,29 @@ def test_layout_errors():
         make_layout("ae")
     with pytest.raises(AEReportError, match="at least 2 samples"):
         PCALayout().fit_transform(np.zeros((1, 4)))
+
+
+def test_umap_and_tsne_share_one_exact_neighbour_search(mnist_small, monkeypatch):
+    import aereport.layouts as layouts
+
+    calls = []
+    search = layouts.exact_neighbours
+    monkeypatch.setattr(layouts, "exact_neighbours", lambda X, k: calls.append((X.shape, k)) or search(X, k))
+    images = mnist_small.images[:400]
+    out = compute_layouts(images, ["umap", "tsne"])
+    assert calls == [((400, 50), layouts.SHARED_K)] and not layouts._graph  # one search, then let go
+    assert all(np.isfinite(out[name]["xy"]).all() for name in ("umap", "tsne"))  # quality: see above
+    # Against brute force on the same PCA features: the true 15 nearest.
+    features = layouts._pca(images.reshape(400, -1), 50, 0)
+    d = ((features[:, None] - features[None]) ** 2).sum(-1)
+    idx, _ = search(features, 15)
+    np.testing.assert_array_equal(np.sort(idx, 1), np.sort(np.argsort(d, 1, kind="stable")[:, :15], 1))
+
+
+def test_a_duplicate_image_is_a_neighbour_the_image_itself_is_not():
+    from aereport.layouts import exact_neighbours, without_self
+
+    X = np.array([[0.0], [0.0], [1.0], [5.0]])  # rows 0 and 1 are the same image
+    idx, dist = without_self(*exact_neighbours(X, 3), 2)
+    assert all(i not in row for i, row in enumerate(idx.tolist()))
+    assert set(idx[0]) == {1, 2} and set(idx[1]) == {0, 2} and dist[0].tolist() == [0.0, 1.0]
