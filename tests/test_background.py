@@ -32,7 +32,10 @@ def test_layouts_join_the_open_report_as_they_are_computed(trained_run, tmp_path
     assert list(state.layouts) == ["ae"] and state.layouts_pending == ["pca", "umap"]
 
     report = Report(state=state)
-    pn.panel(report).get_root(Document())
+    page = pn.panel(report)
+    page.get_root(Document())
+    buttons = page.select(pn.widgets.RadioButtonGroup)  # Embeddings' and Decoder's layout buttons
+    assert [list(b.options) for b in buttons] == [["Autoencoder latent"]] * 2
     report.explore.__panel__()  # the Explore tab drawn before the layouts arrive
     assert report.embeddings.param.layout.objects == ["ae"]
     assert report.decoder.param.layout.objects == ["ae"]
@@ -42,6 +45,7 @@ def test_layouts_join_the_open_report_as_they_are_computed(trained_run, tmp_path
     wait_until(lambda: "pca" in state.layouts)
     report.sync()  # what a served session is told to do when the shared state changes
     assert report.embeddings.param.layout.objects == ["ae", "pca"]
+    assert [list(b.options) for b in buttons] == [["Autoencoder latent", "PCA"]] * 2
     assert note[1].value.startswith("Computing UMAP in the background:")
     np.testing.assert_allclose(state.layouts["pca"], expected["pca"]["xy"], atol=1e-4)
 

@@ -131,8 +131,8 @@ class PlaneView(StateView):
         # Layouts computed in the background join the choice when ready (the selector widget
         # follows the parameter's objects).
         names = [n for n in LAYOUT_TITLES if n in self.status.layouts_ready and n in self.state.layouts]
-        self.param.layout.names = {LAYOUT_TITLES[n]: n for n in names}
-        self.param.layout.objects = names
+        # A dict names the buttons; setting names apart from objects would be undone by the latter.
+        self.param.layout.objects = {LAYOUT_TITLES[n]: n for n in names}
         if self.layout not in names:
             self.layout = names[0]
 
