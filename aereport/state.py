@@ -63,7 +63,7 @@ class ReportState(Status):
     """
 
     def __init__(self, run: Run, dataset: Dataset, ae: Autoencoder, layouts: dict[str, np.ndarray],
-                 worker: "TrainingWorker | None" = None, **params):
+                 worker: "TrainingWorker | None" = None, safe_mode: bool = True, **params):
         history = run.history
         super().__init__(epoch=len(history), history=history, layouts_ready=list(layouts),
                          loss=history[-1]["loss"] if history else None, version=model_version(ae), **params)
@@ -74,7 +74,7 @@ class ReportState(Status):
         self._codes: tuple[str, np.ndarray] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
         self._layout_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-layouts")
-        self._safe_mode = True
+        self._safe_mode = safe_mode  # for the processes that load the run's model again
         self.worker = worker
 
     @classmethod
@@ -106,8 +106,8 @@ class ReportState(Status):
         layouts = default_layouts(cached) if layouts is None else list(layouts)
         now = [n for n in layouts if n == "ae" or n in cached or not background]
         computed = ensure_layouts(run, dataset, ae, now, cached, on_start, on_done)
-        state = cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()}, worker=worker)
-        state._safe_mode = safe_mode
+        state = cls(run, dataset, ae, {k: v["xy"] for k, v in computed.items()}, worker=worker,
+                    safe_mode=safe_mode)
         state.compute_async([n for n in layouts if n not in computed])
         return state
 
@@ -306,7 +306,7 @@ class ReportState(Status):
         image = self.dataset.images[i]
         return i, image, reconstruct(self.ae.model, image[None])[0]
 
-    # --- training ----------------------------------------------------------------------------
+    # --- work in other processes ---------------------------------------------------------------
     def compute_async(self, names: Sequence[str]) -> concurrent.futures.Future:
         """Compute the layouts ``names`` (those not ready yet) in a background process, one after
         the other; each is saved into the run and joins :attr:`layouts` as soon as it is done.
