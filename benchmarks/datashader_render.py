@@ -1,0 +1,71 @@
+"""Re-render time of a plane on zoom and pan: full MNIST's 70k points and a synthetic 10M-point layout.
+
+    python benchmarks/datashader_render.py --data-dir ../shared/data/mnist
+
+Each viewport (the whole layout, zoomed 2×, 8× and 32× around the centre, and panned) is
+rendered as the planes render it — aggregate by label into an 800×520 canvas, shade with the
+views' color key, spread sparse pixels — and timed as the median of 5 renders after a first one
+(numba compiled). HoloViews' own share of a served re-render is not in these figures.
+"""
+from __future__ import annotations
+
+import argparse
+
+import datashader as ds
+import datashader.transfer_functions as tf
+import numpy as np
+import pandas as pd
+
+from aereport.data import load_mnist
+from aereport.layouts import PCALayout
+from aereport.views._elements import categories, color_key
+from decode_call import median_ms
+
+WIDTH, HEIGHT = 800, 520  # the Embeddings plane on a 1400-px-wide window
+
+
+def synthetic(n: int, labels: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points drawn around MNIST's layout (each a real point plus noise), with its labels."""
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(xy), n)
+    spread = xy.std(axis=0) * 0.02
+    return (xy[pick] + rng.normal(0, 1, (n, 2)) * spread).astype(np.float32), labels[pick]
+
+
+def viewports(xy: np.ndarray):
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+    for zoom in (1, 2, 8, 32):
+        yield f"zoom {zoom}x", (cx - w / 2 / zoom, cx + w / 2 / zoom), (cy - h / 2 / zoom, cy + h / 2 / zoom)
+    yield "pan", (cx - w / 4 + w / 8, cx + w / 4 + w / 8), (cy - h / 4 - h / 8, cy + h / 4 - h / 8)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--sizes", default="70000,10000000")
+    args = p.parse_args()
+    mnist = load_mnist(args.data_dir)
+    base = PCALayout().fit_transform(mnist.images)
+    key = color_key(mnist)
+    print(f"{'points':>12} {'viewport':>9} {'render ms':>10}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        xy, labels = (base, mnist.labels) if n == len(base) else synthetic(n, mnist.labels, base)
+        # As the views' frame(): x, y and the label as a categorical Datashader aggregates by.
+        df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
+                           "label": pd.Categorical.from_codes(labels, categories=categories(mnist))})
+        bare = []
+        for name, xr, yr in viewports(xy):
+            def raw():
+                canvas = ds.Canvas(WIDTH, HEIGHT, x_range=xr, y_range=yr)
+                agg = canvas.points(df, "x", "y", ds.count_cat("label"))
+                return tf.dynspread(tf.shade(agg, color_key=key, min_alpha=60), threshold=0.8, max_px=4)
+
+            raw()  # compiled and cached, as on a served plane after its first draw
+            bare.append(median_ms(n=5, f=raw))
+            print(f"{n:>12,} {name:>9} {bare[-1]:>10.1f}", flush=True)
+        print(f"{n:>12,} {'median':>9} {np.median(bare):>10.1f}   slowest {max(bare):.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

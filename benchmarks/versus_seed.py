@@ -1,0 +1,213 @@
+"""aereport's pipeline against the tutorial's, side by side: time per stage, ratio, quality.
+
+    python benchmarks/versus_seed.py --data-dir ../shared/data/mnist --sizes 5000,20000,70000
+
+For each size (a fixed random subset of MNIST's 70k, its own train/test split kept), two pipelines
+run one after the other, each in a fresh process so each pays its own imports and compiles and
+reports its own peak memory:
+
+- **reference** — the tutorial's code exactly: its ``Autoencoder`` class (Dense 128 → 128 → 2 and
+  back, no activations), ``fit(X, X, batch_size=64, epochs=8)``, ``encoder.predict``,
+  ``umap.UMAP()`` and ``sklearn.manifold.TSNE()`` with their defaults on the 784 raw pixels;
+- **aereport** — what ``aereport train --epochs 8 --layouts ae,pca,umap,tsne`` does: the default
+  preset, checkpoints every epoch, PCA-50 before UMAP, openTSNE.
+
+Quality, computed afterwards for both: test-set reconstruction MSE; for every 2-D layout the
+10-nearest-neighbour label accuracy (5-fold cross-validated) and scikit-learn's trustworthiness
+(10 neighbours, on the same random 5,000 points for every layout: it needs all pairwise distances).
+Prints one table per size and writes everything to ``--json``.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+EPOCHS = 8
+STAGES = ("train", "encode", "umap", "tsne")
+
+
+def subset(data_dir: str, n: int):
+    from aereport.data import Dataset, load_mnist
+
+    ds = load_mnist(data_dir)
+    if n >= len(ds.images):
+        return ds
+    keep = np.sort(np.random.default_rng(0).permutation(len(ds.images))[:n])
+    return Dataset(ds.images[keep], ds.labels[keep], name=f"mnist-{n}", test_mask=ds.test_mask[keep])
+
+
+def reference(data_dir: str, n: int, train_only: bool = False) -> dict:
+    """The tutorial's pipeline, written as the tutorial writes it."""
+    import keras
+    from keras.layers import Dense, Flatten, Input, Reshape
+    from keras.models import Model
+
+    class Autoencoder:
+        def __init__(self, img_shape=(218, 178), latent_dim=2, n_layers=2, n_units=128):
+            i = h = Input(img_shape)
+            h = Flatten()(h)
+            for _ in range(n_layers):
+                h = Dense(n_units)(h)
+            o = Dense(latent_dim)(h)
+            self.encoder = Model(inputs=[i], outputs=[o])
+            i = h = Input((latent_dim,))
+            for _ in range(n_layers):
+                h = Dense(n_units)(h)
+            h = Dense(img_shape[0] * img_shape[1])(h)
+            o = Reshape(img_shape)(h)
+            self.decoder = Model(inputs=[i], outputs=[o])
+            i = Input(img_shape)
+            o = self.decoder(self.encoder(i))
+            self.model = Model(inputs=[i], outputs=[o])
+            self.model.compile(loss="mse", optimizer="adam")
+
+    ds = subset(data_dir, n)
+    X, x_train, x_test = ds.images, ds.images[~ds.test_mask], ds.images[ds.test_mask]
+    times, layouts = {}, {}
+    keras.utils.set_random_seed(0)
+    autoencoder = Autoencoder(img_shape=(28, 28))
+    with timed(times, "train"):
+        autoencoder.model.fit(x_train, x_train, batch_size=64, epochs=EPOCHS, verbose=0)
+    with timed(times, "encode"):
+        layouts["ae"] = autoencoder.encoder.predict(X, verbose=0)
+    test_mse = float(np.mean((autoencoder.model.predict(x_test, verbose=0) - x_test) ** 2))
+    if train_only:
+        return finish(times, layouts, test_mse, len(x_train))
+    import umap
+    from sklearn.manifold import TSNE
+
+    with timed(times, "umap"):
+        layouts["umap"] = umap.UMAP().fit_transform(X.reshape(len(X), -1))
+    with timed(times, "tsne"):
+        layouts["tsne"] = TSNE().fit_transform(X.reshape(len(X), -1))
+    return finish(times, layouts, test_mse, len(x_train))
+
+
+def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense", batch_size: int | None = None) -> dict:
+    """What `aereport train --epochs 8 --layouts ae,pca,umap,tsne` runs."""
+    import keras  # noqa: F401  imported before the clock starts, as in reference()
+
+    from aereport.model import mse
+    from aereport.state import ensure_layouts
+    from aereport.training import TrainingConfig, load_or_build, new_run, train
+
+    ds = subset(data_dir, n)
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        run = new_run(os.path.join(tmp, "run"), TrainingConfig(preset=preset, batch_size=batch_size), ds)
+        ae = load_or_build(run)  # built before the clock starts, as in reference()
+        with timed(times, "train"):
+            train(run, ds, EPOCHS, ae=ae)
+        test_mse = mse(ae.model, ds.images[ds.test_mask])
+        if train_only:
+            return finish(times, {}, test_mse, int((~ds.test_mask).sum()))
+        started = {}
+        done = lambda name: times.__setitem__(name, time.perf_counter() - started[name])  # noqa: E731
+        out = ensure_layouts(run, ds, ae, ["ae", "pca", "umap", "tsne"], {},
+                             on_start=lambda name: started.__setitem__(name, time.perf_counter()),
+                             on_done=done)
+    times["encode"] = times.pop("ae")
+    return finish(times, {k: v["xy"] for k, v in out.items()}, test_mse, int((~ds.test_mask).sum()))
+
+
+class timed:
+    def __init__(self, times: dict, name: str):
+        self.times, self.name = times, name
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.times[self.name] = time.perf_counter() - self.start
+
+
+def finish(times, layouts, test_mse, n_train) -> dict:
+    return {"times": times, "layouts": {k: np.asarray(v, np.float32) for k, v in layouts.items()},
+            "test_mse": test_mse, "train_samples_per_s": n_train * EPOCHS / times["train"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def in_child(fn, *args):
+    """``fn(*args)`` in a fresh interpreter: its own imports, compiles and peak memory."""
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def quality(images, labels, xy, subset_idx) -> dict:
+    from sklearn.manifold import trustworthiness
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    acc = cross_val_score(KNeighborsClassifier(10), xy, labels, cv=5).mean()
+    flat = images[subset_idx].reshape(len(subset_idx), -1)
+    return {"knn10": float(acc), "trust": float(trustworthiness(flat, xy[subset_idx], n_neighbors=10))}
+
+
+def report(n: int, ref: dict, own: dict, ds) -> dict:
+    print(f"\n## {n:,} images ({int((~ds.test_mask).sum()):,} train / {int(ds.test_mask.sum()):,} test)")
+    print(f"{'stage':<22}{'reference':>12}{'aereport':>12}{'ratio':>8}")
+    for stage in STAGES + ("total",):
+        if stage == "total":
+            r, o = sum(ref["times"].values()), sum(own["times"].values())
+        else:
+            r, o = ref["times"][stage], own["times"][stage]
+        print(f"{stage:<22}{r:>11.1f}s{o:>11.1f}s{r / o:>7.1f}x")
+    print(f"{'(aereport pca)':<22}{'':>12}{own['times']['pca']:>11.1f}s")
+    print(f"{'train samples/s':<22}{ref['train_samples_per_s']:>12,.0f}{own['train_samples_per_s']:>12,.0f}")
+    print(f"{'test MSE':<22}{ref['test_mse']:>12.4f}{own['test_mse']:>12.4f}")
+    print(f"{'peak RSS':<22}{ref['peak_rss_mb']:>10,.0f}MB{own['peak_rss_mb']:>10,.0f}MB")
+    idx = np.random.default_rng(1).choice(len(ds.images), min(5000, len(ds.images)), replace=False)
+    out = {"n": n, "reference": strip(ref), "aereport": strip(own), "quality": {}}
+    for name in ("ae", "umap", "tsne", "pca"):
+        q = {who: quality(ds.images, ds.labels, res["layouts"][name], idx)
+             for who, res in (("reference", ref), ("aereport", own)) if name in res["layouts"]}
+        out["quality"][name] = q
+        cells = "".join(f"{q[w]['knn10']:>12.3f}" if w in q else f"{'-':>12}" for w in ("reference", "aereport"))
+        trust = "".join(f"{q[w]['trust']:>12.3f}" if w in q else f"{'-':>12}" for w in ("reference", "aereport"))
+        print(f"{name + ' 10-NN accuracy':<22}{cells}\n{name + ' trustworthiness':<22}{trust}")
+    return out
+
+
+def strip(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "layouts"}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", default="../shared/data/mnist")
+    p.add_argument("--sizes", default="5000,20000,70000", help="comma-separated subset sizes")
+    p.add_argument("--json", default="versus_seed.json", help="where to write every figure")
+    p.add_argument("--preset", default="dense", help="aereport's model preset (default: the default)")
+    p.add_argument("--batch-size", type=int, default=None, help="aereport's batch size (default: the preset's)")
+    p.add_argument("--train-only", action="store_true", help="only train and compare throughput and test MSE")
+    args = p.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress in a log file as it happens
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    results = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        ref = in_child(reference, args.data_dir, n, args.train_only)
+        own = in_child(ours, args.data_dir, n, args.train_only, args.preset, args.batch_size)
+        if args.train_only:
+            print(f"{n:,} images: samples/s reference {ref['train_samples_per_s']:,.0f} (test MSE "
+                  f"{ref['test_mse']:.4f}), aereport {args.preset} batch {args.batch_size or 'default'} "
+                  f"{own['train_samples_per_s']:,.0f} (test MSE {own['test_mse']:.4f}), ratio "
+                  f"{own['train_samples_per_s'] / ref['train_samples_per_s']:.1f}x", flush=True)
+            results.append({"n": n, "reference": strip(ref), "aereport": strip(own)})
+            continue
+        results.append(report(n, ref, own, subset(args.data_dir, n)))
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
