@@ -73,7 +73,7 @@ class ReportState(Status):
         self._neighbours: dict[tuple[str, str], tuple[str, object]] = {}  # see _cached
         self._codes: tuple[str, np.ndarray] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
-        self._layout_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-layouts")
+        self._layout_lock = threading.Lock()  # one background layout process at a time
         self._safe_mode = safe_mode  # for the processes that load the run's model again
         self.worker = worker
 
@@ -325,20 +325,33 @@ class ReportState(Status):
             return done
         self.layouts_pending = [*self.layouts_pending, *names]
 
-        def work():
-            for name in names:
-                try:
-                    xy = _layout_in_child(self.run, name, self._safe_mode)
-                except AEReportError as exc:
-                    self.param.update(message=f"Layout {LAYOUT_TITLES[name]} failed: {exc}")
-                else:
-                    self.layouts = {**self.layouts, name: xy}
-                    self.layouts_ready = [*self.layouts_ready, name]
-                finally:
-                    self.layouts_pending = [n for n in self.layouts_pending if n != name]
-            return dict(self.layouts)
+        future = concurrent.futures.Future()
 
-        return self._layout_executor.submit(work)
+        def work():
+            try:
+                compute()
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+                future.set_exception(exc)
+            else:
+                future.set_result(dict(self.layouts))
+
+        def compute():
+            with self._layout_lock:
+                for name in names:
+                    try:
+                        xy = _layout_in_child(self.run, name, self._safe_mode)
+                    except AEReportError as exc:
+                        self.param.update(message=f"Layout {LAYOUT_TITLES[name]} failed: {exc}")
+                    else:
+                        self.layouts = {**self.layouts, name: xy}
+                        self.layouts_ready = [*self.layouts_ready, name]
+                    finally:
+                        self.layouts_pending = [n for n in self.layouts_pending if n != name]
+
+        # A daemon thread, not an executor's: Python joins executor threads at exit, before any
+        # atexit hook, so a stopped server waited minutes for the layout under way.
+        threading.Thread(target=work, name="aereport-layouts", daemon=True).start()
+        return future
 
     def train_async(self, epochs: int = 1) -> concurrent.futures.Future:
         """Train ``epochs`` more epochs in the background; the 'ae' layout follows the new model.

@@ -1,6 +1,6 @@
 """Cold start of `aereport serve` on a cached run: process start to the first page served.
 
-    python benchmarks/server_start.py --run runs/mnist70k [--repeats 3]
+    python benchmarks/server_start.py --run runs/mnist70k [--repeats 3] [--layouts ae,pca,umap,tsne]
 
 Each repeat starts a fresh server process and polls its port: "listening" is the first
 accepted connection, "first page" the first complete answer to GET / (the whole report built
@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 
-def start_once(run: str, port: int) -> tuple[float, float]:
+def start_once(run: str, port: int, layouts: str = "") -> tuple[float, float]:
     exe = Path(sys.executable).with_name("aereport")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(exe), "serve", "--run", run, "--port", str(port)], env=env,
+    extra = ["--layouts", layouts] if layouts else []
+    proc = subprocess.Popen([str(exe), "serve", "--run", run, "--port", str(port), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -48,8 +49,9 @@ def main():
     p.add_argument("--run", required=True)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--port", type=int, default=5091)
+    p.add_argument("--layouts", default="", help="passed to serve, e.g. ae,pca,umap,tsne (missing ones: background)")
     args = p.parse_args()
-    rows = [start_once(args.run, args.port) for _ in range(args.repeats)]
+    rows = [start_once(args.run, args.port, args.layouts) for _ in range(args.repeats)]
     for i, (listening, page) in enumerate(rows):
         print(f"start {i + 1}: listening {listening:.2f} s, first page {page:.2f} s")
     listening, page = np.median(np.array(rows), axis=0)
