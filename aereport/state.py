@@ -31,6 +31,7 @@ from .worker import TrainingWorker
 
 
 NEIGHBOURS = 8
+POLL_LAYOUTS_S = 1.0  # how often the run's layouts file is read while a layout process works
 MARGIN = 2  # positions decode up to this many data extents beyond the data, then are clamped
 
 
@@ -336,17 +337,19 @@ class ReportState(Status):
                 future.set_result(dict(self.layouts))
 
         def compute():
+            def ready(name, xy):
+                self.layouts = {**self.layouts, name: xy}
+                self.layouts_ready = [*self.layouts_ready, name]
+                self.layouts_pending = [n for n in self.layouts_pending if n != name]
+
             with self._layout_lock:
-                for name in names:
-                    try:
-                        xy = _layout_in_child(self.run, name, self._safe_mode)
-                    except AEReportError as exc:
-                        self.param.update(message=f"Layout {LAYOUT_TITLES[name]} failed: {exc}")
-                    else:
-                        self.layouts = {**self.layouts, name: xy}
-                        self.layouts_ready = [*self.layouts_ready, name]
-                    finally:
-                        self.layouts_pending = [n for n in self.layouts_pending if n != name]
+                try:
+                    _layouts_in_child(self.run, names, len(self.dataset), self._safe_mode, ready)
+                except AEReportError as exc:
+                    failed = [LAYOUT_TITLES[n] for n in names if n not in self.layouts]
+                    self.param.update(message=f"Layout {', '.join(failed)} failed: {exc}")
+                finally:
+                    self.layouts_pending = [n for n in self.layouts_pending if n not in names]
 
         # A daemon thread, not an executor's: Python joins executor threads at exit, before any
         # atexit hook, so a stopped server waited minutes for the layout under way.
@@ -405,25 +408,44 @@ sys.exit(main(sys.argv[2:]))"""
 _children: set = set()
 
 
-def _layout_in_child(run: Run, name: str, safe_mode: bool) -> np.ndarray:
-    """``aereport layouts --run RUN --only NAME`` at the lowest priority; the new layout."""
+def _layouts_in_child(run: Run, names: list[str], n: int, safe_mode: bool,
+                      ready: Callable[[str, np.ndarray], None]) -> None:
+    """``aereport layouts --run RUN --only NAMES`` at the lowest priority, in one process so the
+    layouts share its imports and UMAP and t-SNE their neighbour search; ``ready(name, xy)`` as
+    each lands in the run's layouts file (written atomically, so a read never sees half of one)."""
     import subprocess
     import sys
+    import tempfile
 
-    argv = [sys.executable, "-c", _CHILD, str(os.getpid()), "layouts", "--run", str(run.path), "--only", name]
-    child = subprocess.Popen(argv + ([] if safe_mode else ["--trust-model"]), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-    _children.add(child)
-    try:
-        _, err = child.communicate()
-    finally:
-        _children.discard(child)
-    entry = run.load_layouts().get(name) if child.returncode == 0 else None
-    if entry is None:
-        lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]
-        raise AEReportError(lines[-1].removeprefix("aereport: error: ") if lines
-                            else f"the layout process stopped (exit code {child.returncode})")
-    return entry["xy"]
+    argv = [sys.executable, "-c", _CHILD, str(os.getpid()), "layouts", "--run", str(run.path),
+            "--only", ",".join(names)] + ([] if safe_mode else ["--trust-model"])
+    with tempfile.TemporaryFile("w+") as err:  # a pipe could fill with progress lines and stall it
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        _children.add(child)
+        waiting = list(names)
+        try:
+            while waiting:
+                finished = child.poll() is not None
+                try:
+                    found = run.load_layouts()
+                except AEReportError:
+                    found = {}
+                for name in [w for w in waiting if w in found and len(found[w]["xy"]) == n]:
+                    waiting.remove(name)
+                    ready(name, found[name]["xy"])
+                if finished:
+                    break
+                try:
+                    child.wait(timeout=POLL_LAYOUTS_S)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            _children.discard(child)
+        if waiting:
+            err.seek(0)
+            lines = [line for line in err.read().splitlines() if line.strip() and "%|" not in line]
+            raise AEReportError(lines[-1].removeprefix("aereport: error: ") if lines
+                                else f"the layout process stopped (exit code {child.returncode})")
 
 
 @atexit.register
