@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.models import GlyphRenderer
+from bokeh.models import GlyphRenderer, Plot
 
 from aereport.model import decode_at
 from aereport.report import Report, load_state
@@ -30,18 +30,26 @@ def renderer(root, name):
     return found[-1]
 
 
+def figure_of(root, name):
+    """The figure holding the renderer ``name``."""
+    r = renderer(root, name)
+    return next(f for f in root.select({"type": Plot}) if r in f.renderers)
+
+
 def test_layout_buttons_switch_the_raster(report):
     r, root = report
     assert r.embeddings.param.layout.objects == ["ae", "umap", "tsne", "pca"]
     before = renderer(root, "embedding-raster").data_source.data
     before = (np.array(before["image"][0]).copy(), before["x"][0], before["dw"][0])
+    fig = figure_of(root, "embedding-raster")
     r.embeddings.layout = "tsne"
     after = renderer(root, "embedding-raster").data_source.data
     xy = r.state.layouts["tsne"]
-    # the raster now spans the t-SNE layout, not the old viewport
+    # the raster now spans the t-SNE layout, not the old viewport, and so do the axes
     assert after["x"][0] == pytest.approx(xy[:, 0].min(), rel=1e-3, abs=1e-3)
     assert after["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-2)
     assert not np.array_equal(np.array(after["image"][0]), before[0])
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((xy[:, 0].min(), xy[:, 0].max()), rel=1e-6)
     r.embeddings.layout = "ae"
 
 
@@ -119,6 +127,7 @@ def test_hidden_tabs_redraw_for_a_new_model_when_shown(report):
     r.state.train_async(1).result(timeout=300)
     r.sync()
     assert r.training.drawn_history == r.status.history  # the loss curve on screen follows
+    assert figure_of(root, "train").x_range.end == r.status.history[-1]["epoch"]  # its axes grow
     assert r.embeddings.plane_version != r.status.version
     assert np.array_equal(np.array(renderer(root, "embedding-raster").data_source.data["image"][0]), before)
     tabs.active = 0

@@ -168,7 +168,9 @@ class PlaneView(StateView):
         params = hv.streams.Params(self, ["layout", "plane_version"])
         detail = hv.DynamicMap(lambda **kw: self._thumbnails(name=f"{name}-thumbnails", **kw),
                                streams=[self._ranges, size, params])
-        return shaded.opts(hooks=[name_renderer(name)]) * detail
+        # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
+        # kept the first layout's extent and showed the next one as a speck.
+        return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(hv.opts.RGB(framewise=True))
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]

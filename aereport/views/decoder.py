@@ -184,7 +184,7 @@ class DecoderView(PlaneView):
         tools = dict(default_tools=["wheel_zoom", "reset"], tools=[], active_tools=["wheel_zoom"]) \
             if self.drag else dict(tools=["tap"], active_tools=["wheel_zoom"])
         # The tools belong on the rasters: an overlay's own list adds to its elements' defaults.
-        plot = plane.opts(hv.opts.RGB(**tools)).opts(responsive=True, min_height=480, framewise=True,
+        plot = plane.opts(hv.opts.RGB(**tools)).opts(responsive=True, min_height=480,
                                                     legend_position="right", hooks=[self._add_marker])
         inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
                         pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))

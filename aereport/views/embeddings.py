@@ -21,7 +21,7 @@ class EmbeddingsView(PlaneView):
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
         plot = self._plane(self._points, "embedding-raster").opts(
-            responsive=True, framewise=True, min_height=520, active_tools=["wheel_zoom"],
+            responsive=True, min_height=520, active_tools=["wheel_zoom"],
             xlabel="", ylabel="", legend_position="right")
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
         return pn.Column(

@@ -114,11 +114,13 @@ class ExploreView(StateView):
 
     # --- one pane ----------------------------------------------------------------------------
     def _points(self, layout: str, labels: list, plane_version: str) -> hv.Points:
-        df = frame(self.state.layouts[layout], self.state.dataset)
-        visible = self.visible
+        xy = self.state.layouts[layout]
+        df, visible = frame(xy, self.state.dataset), self.visible
         if visible is not None:
             df = df[visible]
-        return hv.Points(df, ["x", "y"], ["label"])
+        # The whole layout's extent, so a label filter never moves the (framewise) axes.
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        return hv.Points(df, ["x", "y"], ["label"]).redim.range(x=(float(x0), float(x1)), y=(float(y0), float(y1)))
 
     def _detail(self, layout: str, x_range=None, y_range=None, width=None, height=None, **_) -> hv.RGB:
         xy = self.state.layouts[layout]
@@ -144,8 +146,10 @@ class ExploreView(StateView):
                 lambda x, y: self._pick(layout, x, y))
         hv.streams.PointerXY(source=shaded, x=None, y=None).add_subscriber(
             lambda x, y: self._hover(layout, x, y))
-        return pane.opts(
-            responsive=True, min_height=330, framewise=True, title=LAYOUT_TITLES[layout], xlabel="", ylabel="",
+        # framewise on the rasters (on the overlay it never reaches the plot): the latent pane's
+        # axes follow the model as it trains.
+        return pane.opts(hv.opts.RGB(framewise=True)).opts(
+            responsive=True, min_height=330, title=LAYOUT_TITLES[layout], xlabel="", ylabel="",
             show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=[self._add_markers(layout)])
 
     def _add_markers(self, layout: str):

@@ -53,9 +53,10 @@ def loss_curve(history: list[dict]) -> hv.Overlay:
     if history and "val_loss" in history[0]:
         curves.append(hv.Curve((epochs, [r.get("val_loss", np.nan) for r in history]), "epoch", "loss",
                                label="held-out"))
-    return hv.Overlay(curves).opts(hv.opts.Curve(line_width=2, tools=["hover"]),
+    # framewise on the curves (on the overlay it never reaches the plot): the axes grow with the epochs.
+    return hv.Overlay(curves).opts(hv.opts.Curve(line_width=2, tools=["hover"], framewise=True),
                                    hv.opts.Overlay(responsive=True, height=260, title="Loss (MSE)",
-                                                   legend_position="top_right", framewise=True))
+                                                   legend_position="top_right"))
 
 
 class TrainingView(StateView):
