@@ -42,6 +42,64 @@ DATA_AT = """([name, px, py]) => {
   return [v.frame.x_scale.invert(px - rect.left), v.frame.y_scale.invert(py - rect.top)]; }"""
 
 
+# The figure's axes over the plot holding the named renderer.
+RANGES = """(name) => {
+  const doc = Bokeh.documents[0];
+  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r))
+    return [m.x_range.start, m.x_range.end, m.y_range.start, m.y_range.end];
+  return null; }"""
+
+# Waits for a frame of the layout transition between 20 % and 80 % of its time, and returns it
+# (the drawn pixels that are not background), its time and progress, and the points' columns.
+MID_FLIGHT = """(name) => new Promise((resolve) => {
+  let r = null; for (const m of Bokeh.documents[0].all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  const points = r.tags[0], deadline = performance.now() + 20000;
+  function look() { try { step(); } catch (e) { resolve({missed: String(e)}); } }
+  function step() {
+    const rec = (window.aereportTransitions || {})[name];
+    if (performance.now() > deadline) { resolve({missed: rec ? {frames: rec.frames, t: rec.t, done: rec.done} : null}); return; }
+    if (!rec || rec.done || rec.t < 0.2 || rec.t > 0.8) { requestAnimationFrame(look); return; }
+    const img = rec.pixels, idx = [], col = [];
+    for (let i = 0; i < img.length; i++) if (img[i] !== 0xffffffff) { idx.push(i); col.push(img[i]); }
+    const d = points.data, cols = {};
+    for (const k of ['u0', 'v0', 'u1', 'v1', 'c']) cols[k] = Array.from(d[k]);
+    const canvas = points._aereport.canvas, box = Bokeh.index.find_one(fig(r)).frame.bbox;
+    resolve({t: rec.t, p: rec.p, shape: rec.shape, idx, col, cols, shown: canvas.isConnected && canvas.style.display == 'block',
+             size: [canvas.width, canvas.height], frame: [Math.round(box.width), Math.round(box.height)]});
+  }
+  function fig(r) { for (const m of Bokeh.documents[0].all_models) if (m.type == 'Figure' && m.renderers.includes(r)) return m; }
+  look(); })"""
+
+# Whether the transition's canvas is on screen.
+TRANSITION_SHOWN = """(name) => {
+  let r = null; for (const m of Bokeh.documents[0].all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  const c = r.tags[0]._aereport && r.tags[0]._aereport.canvas;
+  return !!c && c.isConnected && c.style.display == 'block'; }"""
+
+
+def power4(t: float) -> float:
+    """GSAP's Power4.easeInOut, the seed's easing."""
+    return 16 * t ** 5 if t < 0.5 else 1 - 16 * (1 - t) ** 5
+
+
+def splat(cols: dict, p: float, shape, colors: list[str]) -> dict[int, int]:
+    """The frame a layout transition draws at progress ``p``: {pixel index: RGBA word} of every
+    point at its eased position in its label's color, in index order (the last on top), each
+    2×2 pixels below 20,000 points."""
+    h, w = shape
+    u = np.floor((cols["u0"] + (cols["u1"] - cols["u0"]) * p) * w).astype(int)
+    v = np.floor((cols["v0"] + (cols["v1"] - cols["v0"]) * p) * h).astype(int)
+    dot = 2 if len(u) < 20_000 else 1
+    words = [0xFF000000 | int(c[5:7], 16) << 16 | int(c[3:5], 16) << 8 | int(c[1:3], 16) for c in colors]
+    out = {}
+    for i in np.flatnonzero((u >= 0) & (v >= 0) & (u <= w - dot) & (v <= h - dot)):
+        for a in range(dot):
+            for b in range(dot):
+                out[(h - 1 - v[i] - a) * w + u[i] + b] = words[cols["c"][i]]  # canvas row 0 on top
+    return out
+
+
 def wait_for(page, predicate, timeout=30.0):
     deadline = time.time() + timeout
     while time.time() < deadline:

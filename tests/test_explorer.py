@@ -14,9 +14,10 @@ from scipy.spatial import cKDTree
 from aereport.data import load_mnist
 from aereport.model import decode_at
 from aereport.store import Run
+from aereport.views._elements import color_key
 
 from .conftest import MNIST_DIR, aereport, free_port, wait_for_port
-from .test_browser import DATA_AT, LOCATE, READ, tap, wait_for
+from .test_browser import DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, power4, splat, tap, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -223,3 +224,47 @@ def test_two_taps_decode_the_path_between_them(full, page):
     middle = s[:, 3 * 29: 3 * 29 + 28]
     assert np.abs(middle - decode_at(decoder, (x0 + x1) / 2, (y0 + y1) / 2)).max() < 1e-5
     assert page.errors == []
+
+
+
+def test_switching_layout_moves_every_point_over_a_second(full, page):
+    url, run, mnist, layouts = full
+    open_tab(page, url, None, "embedding-raster")
+    before = page.evaluate(RANGES, "embedding-raster")
+    ae, pca = (np.asarray(layouts[k]["xy"], np.float64) for k in ("ae", "pca"))
+    page.get_by_role("button", name="PCA").click()
+    frame = page.evaluate(MID_FLIGHT, "embedding-raster-transition")
+    assert "missed" not in frame, frame
+
+    # Every point leaves from where the autoencoder plane drew it and heads for where the PCA
+    # plane will draw it, as fractions of the plot's frame.
+    cols = {k: np.asarray(v) for k, v in frame["cols"].items()}
+    assert len(cols["u0"]) == len(mnist) == 70_000
+    x0, x1, y0, y1 = before
+    np.testing.assert_allclose(cols["u0"], (ae[:, 0] - x0) / (x1 - x0), atol=1e-5)
+    np.testing.assert_allclose(cols["v0"], (ae[:, 1] - y0) / (y1 - y0), atol=1e-5)
+    lo, hi = pca.min(axis=0), pca.max(axis=0)
+    np.testing.assert_allclose(cols["u1"], (pca[:, 0] - lo[0]) / (hi[0] - lo[0]), atol=1e-5)
+    np.testing.assert_allclose(cols["v1"], (pca[:, 1] - lo[1]) / (hi[1] - lo[1]), atol=1e-5)
+    np.testing.assert_array_equal(cols["c"], mnist.labels)
+
+    # The sampled frame is mid-way on the Power4 curve, and it is exactly every point at its
+    # eased position in its label's color (drawn in index order, the last on top).
+    assert frame["shown"] and frame["size"] == frame["frame"] == frame["shape"][::-1]  # over the plot's frame
+    assert 0.2 <= frame["t"] <= 0.8
+    assert frame["p"] == pytest.approx(power4(frame["t"]), abs=1e-12)
+    expected = splat(cols, frame["p"], frame["shape"], list(color_key(mnist).values()))
+    assert dict(zip(frame["idx"], frame["col"])) == expected
+    assert len(expected) > 20_000  # most of the 70,000 are on screen, a pixel each
+
+    # After about a second the points have landed, the canvas is gone and the PCA plane is drawn
+    # over PCA's own extent.
+    rec = wait_for(page, lambda: (r := page.evaluate("() => window.aereportTransitions['embedding-raster-transition']"))
+                   and r["done"] and r)
+    assert 900 <= rec["ms"] <= 4000 and rec["frames"] >= 3
+    assert not page.evaluate(TRANSITION_SHOWN, "embedding-raster-transition")
+    assert page.evaluate(RANGES, "embedding-raster") == pytest.approx([lo[0], hi[0], lo[1], hi[1]], rel=1e-6)
+    raster = page.evaluate(READ, "embedding-raster")
+    assert raster["x"][0] == pytest.approx(lo[0], rel=1e-6)
+    assert page.errors == []
+

@@ -42,6 +42,7 @@ def test_layout_buttons_switch_the_raster(report):
     before = renderer(root, "embedding-raster").data_source.data
     before = (np.array(before["image"][0]).copy(), before["x"][0], before["dw"][0])
     fig = figure_of(root, "embedding-raster")
+    old_view = (fig.x_range.start, fig.x_range.end)
     r.embeddings.layout = "tsne"
     after = renderer(root, "embedding-raster").data_source.data
     xy = r.state.layouts["tsne"]
@@ -50,6 +51,11 @@ def test_layout_buttons_switch_the_raster(report):
     assert after["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-2)
     assert not np.array_equal(np.array(after["image"][0]), before[0])
     assert (fig.x_range.start, fig.x_range.end) == pytest.approx((xy[:, 0].min(), xy[:, 0].max()), rel=1e-6)
+    # the page is sent every point's flight: from the old viewport to the new layout's extent
+    flight = renderer(root, "embedding-raster-transition").tags[0].data
+    ae = r.state.layouts["ae"]
+    np.testing.assert_allclose(flight["u0"], (ae[:, 0] - old_view[0]) / (old_view[1] - old_view[0]), atol=1e-5)
+    np.testing.assert_allclose(flight["u1"], (xy[:, 0] - xy[:, 0].min()) / np.ptp(xy[:, 0]), atol=1e-5)
     r.embeddings.layout = "ae"
 
 

@@ -10,7 +10,8 @@ from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
-from ._elements import SteadyPlotSize, color_key, detail, name_renderer, shade, viewport
+from ._elements import SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
+from .transition import add_transition, transition_data
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
 # A new model redraws every 'ae' plane of a session (~0.1-0.3 s of Datashader at 70k points). All
@@ -125,6 +126,9 @@ class PlaneView(StateView):
         self._offer_layouts()
         self.plane_version = self.status.version
         self._ranges: hv.streams.RangeXY | None = None
+        self._transitions: list = []  # (figure, points source) of every rendered plane
+        # Watching here, before the plot's streams exist, sees the figure's old viewport.
+        self.param.watch(self._transition, "layout")
 
     @param.depends("status.layouts_ready", watch=True)
     def _offer_layouts(self):
@@ -152,16 +156,38 @@ class PlaneView(StateView):
             self._forget_viewport()
             self.plane_version = self.status.version
 
+    def _transition(self, event) -> None:
+        # Every point flies from where it is drawn now to where the new layout's plane puts it.
+        start, end = self.state.layouts.get(event.old), self.state.layouts.get(event.new)
+        if start is None or end is None or start is end:
+            return
+        for fig, source in self._transitions:
+            data = transition_data(start, (fig.x_range.start, fig.x_range.end),
+                                   (fig.y_range.start, fig.y_range.end), end, self.state.labels)
+            if pn.state.curdoc is not None and pn.state.curdoc is fig.document:
+                source.data = data  # this session's callback: sent before the new raster
+            else:
+                push(source, lambda source=source, data=data: setattr(source, "data", data))
+
+    def _transition_hook(self, name: str):
+        """A plot hook adding the plane's animated layout switch (renderer ``name``)."""
+        def hook(plot, element):
+            fig = plot.state
+            if not any(r.name == name for r in fig.renderers):  # hooks run on every re-render: add once
+                self._transitions.append((fig, add_transition(fig, list(color_key(self.state.dataset).values()), name)))
+        return hook
+
     def _forget_viewport(self):
         # These watchers run before the plot's own stream watchers (registered later, in
         # __panel__), so the next aggregation spans the new extent, not the old viewport.
         if self._ranges is not None:
             self._ranges.update(x_range=None, y_range=None)
 
-    def _plane(self, points, name: str) -> hv.DynamicMap:
+    def _plane(self, points, name: str, hooks=()) -> hv.DynamicMap:
         """Every point of the shown layout, shaded (its renderer named ``name``), under its
-        thumbnails when few enough are in view (``{name}-thumbnails``); ``points(layout, version)``
-        makes the element."""
+        thumbnails when few enough are in view (``{name}-thumbnails``) and, while the layout
+        changes, its points flying (``{name}-transition``); ``points(layout, version)`` makes the
+        element, ``hooks`` are the plot's own."""
         self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize()
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
         shaded = shade(hv.DynamicMap(points, streams=streams), color_key(self.state.dataset), self._ranges, size)
@@ -170,7 +196,8 @@ class PlaneView(StateView):
                                streams=[self._ranges, size, params])
         # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
         # kept the first layout's extent and showed the next one as a speck.
-        return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(hv.opts.RGB(framewise=True))
+        return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(
+            hv.opts.RGB(framewise=True)).opts(hooks=[*hooks, self._transition_hook(f"{name}-transition")])
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]

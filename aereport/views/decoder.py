@@ -174,7 +174,7 @@ class DecoderView(PlaneView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        plane = self._plane(self._points, "decoder-raster")
+        plane = self._plane(self._points, "decoder-raster", hooks=[self._add_marker])
         self._served = served()
         if not self._served:
             streams = (hv.streams.Tap, hv.streams.DoubleTap) + ((hv.streams.Draw,) if self.drag else ())
@@ -185,7 +185,7 @@ class DecoderView(PlaneView):
             if self.drag else dict(tools=["tap"], active_tools=["wheel_zoom"])
         # The tools belong on the rasters: an overlay's own list adds to its elements' defaults.
         plot = plane.opts(hv.opts.RGB(**tools)).opts(responsive=True, min_height=480,
-                                                    legend_position="right", hooks=[self._add_marker])
+                                                    legend_position="right")
         inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
                         pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
