@@ -7,10 +7,12 @@ from PIL import Image
 
 from aereport.export import export_report
 from aereport.model import decode_at
+from aereport.state import dataset_for
 from aereport.store import Run
+from aereport.views._elements import color_key
 
 from .conftest import aereport
-from .test_browser import READ, tap, wait_for
+from .test_browser import MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, power4, splat, tap, wait_for
 
 pytestmark = pytest.mark.browser
 EVIL = "<img src=x onerror=alert(1)>"
@@ -62,8 +64,26 @@ def test_offline_tap_decodes_like_keras_and_buttons_switch(exported, browser, tr
               if (m.type == 'GlyphRenderer' && m.name && m.name.startsWith('raster-')) out[m.name] = m.visible;
             return out; }""")
         assert visible() == {"raster-ae": True, "raster-umap": False, "raster-tsne": False, "raster-pca": False}
+        before = page.evaluate(RANGES, "raster-ae")
         page.get_by_role("button", name="UMAP").click()
+        # The points fly from the autoencoder's raster to UMAP's, as in the served report.
+        frame = page.evaluate(MID_FLIGHT, "layout-transition")
+        assert "missed" not in frame, frame
         wait_for(page, lambda: visible()["raster-umap"] and not visible()["raster-ae"])
+        after = page.evaluate(RANGES, "raster-umap")
+        run = Run(trained_run)
+        layouts, dataset = run.load_layouts(), dataset_for(run)
+        ae, umap = (np.asarray(layouts[k]["xy"], np.float64) for k in ("ae", "umap"))
+        cols = {k: np.asarray(v) for k, v in frame["cols"].items()}
+        for (x0, x1, y0, y1), xy, u, v in ((before, ae, "u0", "v0"), (after, umap, "u1", "v1")):
+            np.testing.assert_allclose(cols[u], (xy[:, 0] - x0) / (x1 - x0), atol=3e-5)
+            np.testing.assert_allclose(cols[v], (xy[:, 1] - y0) / (y1 - y0), atol=3e-5)
+        np.testing.assert_array_equal(cols["c"], dataset.labels)
+        assert frame["p"] == pytest.approx(power4(frame["t"]), abs=1e-12)
+        assert dict(zip(frame["idx"], frame["col"])) == splat(cols, frame["p"], frame["shape"],
+                                                              list(color_key(dataset).values()))
+        wait_for(page, lambda: page.evaluate("() => window.aereportTransitions['layout-transition'].done"))
+        assert frame["shown"] and not page.evaluate(TRANSITION_SHOWN, "layout-transition")
 
         page.get_by_text("Decoder", exact=True).first.click()
         page.wait_for_timeout(500)
