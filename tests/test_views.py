@@ -165,3 +165,42 @@ def test_explore_filter_selection_and_csv(report):
     ex.clear()
     assert ex.selection is None
     ex.labels = list(ex.param.labels.objects)
+
+
+WARM_CHECK = """
+import sys
+from numba.core import dispatcher
+compiled = []
+compile_for_args = dispatcher._DispatcherBase._compile_for_args
+def spy(self, *args, **kw):
+    compiled.append(self.py_func.__name__)
+    return compile_for_args(self, *args, **kw)
+dispatcher._DispatcherBase._compile_for_args = spy
+
+import panel as pn
+from bokeh.document import Document
+from aereport.report import Report, load_state
+from aereport.views._elements import warm_up
+
+state = load_state(sys.argv[1])
+warm_up(state.dataset)
+warmed, compiled[:] = list(compiled), []
+report = Report(state=state)
+pn.panel(report).get_root(Document())
+(x0, y0), (x1, y1) = state.layouts["ae"].min(axis=0), state.layouts["ae"].max(axis=0)
+report.embeddings._ranges.event(x_range=(float(x0), float(x0 + x1) / 2), y_range=(float(y0), float(y0 + y1) / 2))
+print(warmed, compiled)
+"""
+
+
+def test_warm_up_leaves_no_numba_compile_for_the_first_page_or_a_zoom(trained_run):
+    # A fresh process: this one has compiled everything long ago.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", WARM_CHECK, str(trained_run)], capture_output=True, text=True,
+                         timeout=300, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    warmed, compiled = out.stdout.strip().splitlines()[-1].split("] [")
+    assert "extend_cpu" in warmed, warmed  # the spy sees Datashader's aggregation being compiled
+    assert compiled.strip("[]") == "", f"compiled while serving the page: {compiled}"

@@ -75,12 +75,37 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
     move to another layout, clear ``ranges`` (``ranges.update(x_range=None, y_range=None)``)
     before they re-render, or Datashader aggregates the new points over the old layout's viewport.
     """
-    streams = [ranges, size]
+    return dynspread(datashade(points, streams=[ranges, size], **_shading(key)), **SPREAD)
+
+
+SPREAD = dict(threshold=0.8, max_px=4)
+
+
+def _shading(key: dict[str, str]) -> dict:
     if len(key) > 1:
-        shaded = datashade(points, aggregator=ds.count_cat("label"), color_key=key, min_alpha=60, streams=streams)
-    else:  # count_cat of a single category shades nothing (all-NaN baseline): use a density ramp
-        shaded = datashade(points, aggregator=ds.count(), cmap=DENSITY_CMAP, streams=streams)
-    return dynspread(shaded, threshold=0.8, max_px=4)
+        return dict(aggregator=ds.count_cat("label"), color_key=key, min_alpha=60)
+    # count_cat of a single category shades nothing (all-NaN baseline): use a density ramp
+    return dict(aggregator=ds.count(), cmap=DENSITY_CMAP)
+
+
+def warm_up(dataset: Dataset) -> None:
+    """Compile the numba code that :func:`shade` runs for ``dataset``'s points, now.
+
+    Datashader generates its aggregation for each set of columns and categories and numba
+    compiles it on first use, and its spreading kernels are not cached on disk either: ~4 s
+    the first visitor of a server would wait for. A server calls this before it listens.
+
+    >>> warm_up(state.dataset)  # doctest: +SKIP
+    """
+    n = len(dataset)
+    xy = np.zeros((n, 2), np.float32)  # the layouts' dtype: another dtype compiles anew
+    xy[:, 0], xy[:, 1] = np.arange(n) % 7, np.arange(n) % 5  # a spread: an empty extent errs
+    points = hv.Points(frame(xy, dataset), ["x", "y"], ["label"])  # a slice would compile for its strides
+    # Bounds from the data's own extent come as float32, from a zoom's ranges as Python floats:
+    # each compiles its own aggregation.
+    for ranges in (dict(), dict(x_range=(0.0, 6.0), y_range=(0.0, 4.0))):
+        shaded = datashade(points, dynamic=False, width=64, height=64, **ranges, **_shading(color_key(dataset)))
+        dynspread(shaded, dynamic=False, **SPREAD)
 
 
 def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
