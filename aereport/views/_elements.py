@@ -10,6 +10,7 @@ from holoviews.operation.datashader import datashade, dynspread
 from ..data import Dataset
 from ..export import DENSITY_CMAP
 from ..sprites import THUMBNAILS_AT, Viewport, render
+from .transition import extent
 
 UNLABELLED = "all"
 
@@ -112,8 +113,7 @@ def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
     """The stream values of a plot as a :class:`~aereport.sprites.Viewport`: the data's extent
     until the plot reports a range; width and height 0 until it reports a size."""
     if x_range is None or y_range is None or None in (*x_range, *y_range):
-        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-        x_range, y_range = (x0, x1), (y0, y1)
+        x_range, y_range = extent(xy)
     return Viewport(*map(float, x_range), *map(float, y_range), int(width or 0), int(height or 0))
 
 

@@ -10,6 +10,7 @@ from bokeh.models import ColumnDataSource
 from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView
+from .transition import extent
 from ._elements import (SteadyPlotSize, categories, color_key, detail, frame, image_figure, image_source_data,
                         name_renderer, push, shade, viewport)
 
@@ -119,8 +120,8 @@ class ExploreView(StateView):
         if visible is not None:
             df = df[visible]
         # The whole layout's extent, so a label filter never moves the (framewise) axes.
-        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-        return hv.Points(df, ["x", "y"], ["label"]).redim.range(x=(float(x0), float(x1)), y=(float(y0), float(y1)))
+        x_range, y_range = extent(xy)
+        return hv.Points(df, ["x", "y"], ["label"]).redim.range(x=x_range, y=y_range)
 
     def _detail(self, layout: str, x_range=None, y_range=None, width=None, height=None, **_) -> hv.RGB:
         xy = self.state.layouts[layout]
