@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from aereport.export import export_report
+from aereport.layouts import LAYOUT_TITLES
 from aereport.model import decode_at
 from aereport.state import dataset_for
 from aereport.store import Run
@@ -154,6 +155,138 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
         shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
         z = field_at(field, marker["x"][0], marker["y"][0])
         np.testing.assert_allclose(shown, dec(z[None]).numpy()[0], atol=1e-5)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+# The Embeddings tab's page-side explorer: what it drew and what it hovers.
+EXPLORER = """() => {
+  for (const m of Bokeh.documents[0].all_models) if (m._aereport && m._aereport.switchTo) {
+    const e = m._aereport, v = Bokeh.index.find_one(m), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+    const out = {shown: e.shown, hovered: e.hovered, image_of: e.shownImage ?? null,
+                 ranges: [m.x_range.start, m.x_range.end, m.y_range.start, m.y_range.end],
+                 frame: [rect.left + f.x0, rect.top + f.y0, f.width, f.height],
+                 canvas: !!e.canvas && e.canvas.isConnected && e.canvas.style.display == 'block'};
+    if (e.drawn) {
+      const idx = [], col = [], px = e.drawn.pixels;
+      for (let i = 0; i < px.length; i++) if (px[i] !== 0) { idx.push(i); col.push(px[i]); }
+      Object.assign(out, {n: e.drawn.n, idx, col, shape: e.drawn.shape});
+    }
+    return out;
+  }
+  return null; }"""
+
+
+COORDS = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'layout-coords') {
+  const out = {}; for (const [k, v] of Object.entries(m.data)) out[k] = Array.from(v); return out; } }"""
+MODEL_TEXT = """(name) => { for (const m of Bokeh.documents[0].all_models) if (m.name == name) return m.text; }"""
+
+
+def drawn(q: dict, bounds, ranges, shape, codes, allowed, words) -> dict[int, int]:
+    """What the page draws for a label filter: {pixel: RGBA word} of every allowed point at its
+    16-bit position (the page's float64 arithmetic, step for step), 2×2 pixels below 20,000 points."""
+    (b0, b1, b2, b3), (x0, x1, y0, y1), (h, w) = bounds, ranges, shape
+    sx, ox = (b2 - b0) * (1 / 65535) / (x1 - x0) * w, (b0 - x0) / (x1 - x0) * w
+    sy, oy = (b3 - b1) * (1 / 65535) / (y1 - y0) * h, (b1 - y0) / (y1 - y0) * h
+    keep = np.flatnonzero(np.isin(codes, allowed))
+    u = np.floor(q["x"][keep] * sx + ox).astype(int)
+    v = np.floor(q["y"][keep] * sy + oy).astype(int)
+    dot = 2 if len(keep) < 20_000 else 1
+    out = {}
+    for i in np.flatnonzero((u >= 0) & (v >= 0) & (u <= w - dot) & (v <= h - dot)):
+        for a in range(dot):
+            for b in range(dot):
+                out[(h - 1 - v[i] - a) * w + u[i] + b] = words[codes[keep[i]]]
+    return out
+
+
+def test_offline_label_filter_and_hover(exported, browser, trained_run):
+    """With no server: the label filter redraws only the chosen digits (on every layout, through
+    zoom and the animated switch), and hovering names the nearest shown sample and decodes it."""
+    from aereport.views.transition import abgr
+
+    run = Run(trained_run)
+    layouts, dataset = run.load_layouts(), dataset_for(run)
+    codes, words = dataset.labels, abgr(list(color_key(dataset).values()))
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        x0, x1, y0, y1 = page.evaluate(RANGES, "raster-ae")
+        raster_bounds = {"ae": (x0, y0, x1, y1)}
+        coords = page.evaluate(COORDS)
+        fractions = {k: np.asarray(v, np.int64) for k, v in coords.items()}
+        for name in ("ae", "umap", "tsne", "pca"):  # 16-bit positions, the page's only copy of the layouts
+            xy = np.asarray(layouts[name]["xy"], np.float64)
+            lo, hi = xy.min(0), xy.max(0)
+            pad = 0.02 * (hi - lo).max()
+            np.testing.assert_allclose(fractions[f"{name}_x"] / 65535, (xy[:, 0] - lo[0] + pad) / (hi[0] - lo[0] + 2 * pad),
+                                       atol=1e-5)
+        for digit in "0124567 9".replace(" ", ""):  # leave 3 and 8
+            page.get_by_role("button", name=digit, exact=True).click()
+        explorer = wait_for(page, lambda: (e := page.evaluate(EXPLORER)) and e.get("n") == np.isin(codes, [3, 8]).sum() and e)
+        assert explorer["canvas"]
+        ae = {"x": fractions["ae_x"], "y": fractions["ae_y"]}
+        expect = drawn(ae, raster_bounds["ae"], explorer["ranges"], explorer["shape"], codes, [3, 8], words)
+        assert dict(zip(explorer["idx"], explorer["col"])) == expect
+        # Zoomed in, it draws again for the new view.
+        x, y, w, h = explorer["frame"]
+        page.mouse.move(x + w * 0.5, y + h * 0.5)
+        page.mouse.wheel(0, -400)
+        zoomed = wait_for(page, lambda: (e := page.evaluate(EXPLORER)) and e["ranges"] != explorer["ranges"]
+                          and e.get("n") and e)
+        page.wait_for_timeout(300)
+        zoomed = page.evaluate(EXPLORER)
+        assert dict(zip(zoomed["idx"], zoomed["col"])) == drawn(ae, raster_bounds["ae"], zoomed["ranges"],
+                                                                zoomed["shape"], codes, [3, 8], words)
+
+        # Hover over a shown sample that stands apart on screen: its index, label and decoded image.
+        x0, x1, y0, y1 = zoomed["ranges"]
+        b0, b1, b2, b3 = raster_bounds["ae"]
+        xy = np.stack([b0 + ae["x"] / 65535 * (b2 - b0), b1 + ae["y"] / 65535 * (b3 - b1)], 1)
+        screen = np.stack([x + (xy[:, 0] - x0) / (x1 - x0) * w, y + (y1 - xy[:, 1]) / (y1 - y0) * h], 1)
+        shown = np.flatnonzero(np.isin(codes, [3, 8]) & (screen[:, 0] > x + 20) & (screen[:, 0] < x + w - 20)
+                               & (screen[:, 1] > y + 20) & (screen[:, 1] < y + h - 20))
+        others = screen[np.isin(codes, [3, 8])]
+        gaps = np.sort(np.linalg.norm(screen[shown, None] - others[None], axis=2), axis=1)[:, 1]
+        target = int(shown[np.argmax(gaps)])
+        assert gaps.max() > 4
+        page.mouse.move(*screen[target])
+        hovered = wait_for(page, lambda: (e := page.evaluate(EXPLORER)) and e["image_of"] == target and e)
+        assert hovered["hovered"] == target
+        label = page.evaluate(READ, "hover-marker")
+        assert label["x"] == pytest.approx([xy[target, 0]]) and label["y"] == pytest.approx([xy[target, 1]])
+        text = f"#{target} · label {dataset.label_text(int(codes[target]))}"
+        assert page.evaluate(MODEL_TEXT, "hover-label") == text
+        page.get_by_text(text, exact=True).wait_for(timeout=5000)
+        data = page.evaluate(READ, "hover-image")
+        image = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
+        decoder = run.load_autoencoder().decoder
+        np.testing.assert_allclose(image, decode_at(decoder, *xy[target]), atol=1e-5)
+        # Far from every shown point, the hover stays where it was.
+        page.mouse.move(x + 2, y + 2)
+        page.wait_for_timeout(300)
+        assert page.evaluate(EXPLORER)["hovered"] == target
+
+        # Switching layout flies only the shown digits, then draws them on UMAP.
+        page.get_by_role("button", name="UMAP").click()
+        frame = page.evaluate(MID_FLIGHT, "layout-transition")
+        assert "missed" not in frame, frame
+        assert set(frame["cols"]["c"]) == {3, 8} and len(frame["cols"]["c"]) == np.isin(codes, [3, 8]).sum()
+        wait_for(page, lambda: page.evaluate("() => window.aereportTransitions['layout-transition'].done"))
+        umap = page.evaluate(EXPLORER)
+        assert umap["shown"] == list(LAYOUT_TITLES).index("umap") and umap["canvas"]
+        x0, x1, y0, y1 = umap["ranges"]
+        expect = drawn({"x": fractions["umap_x"], "y": fractions["umap_y"]}, (x0, y0, x1, y1),
+                       umap["ranges"], umap["shape"], codes, [3, 8], words)
+        assert dict(zip(umap["idx"], umap["col"])) == expect
+
+        # Every label back on: the Datashader raster returns and the canvas goes.
+        for digit in "0124567 9".replace(" ", ""):
+            page.get_by_role("button", name=digit, exact=True).click()
+        wait_for(page, lambda: not page.evaluate(EXPLORER)["canvas"])
+        visible = page.evaluate("""() => [...Bokeh.documents[0].all_models].filter((m) => m.type == 'GlyphRenderer'
+            && m.name && m.name.startsWith('raster-') && m.visible).map((m) => m.name)""")
+        assert visible == ["raster-umap"]
         assert blocked == [] and errors == []
     finally:
         context.close()

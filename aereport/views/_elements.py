@@ -80,6 +80,7 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
 
 
 SPREAD = dict(threshold=0.8, max_px=4)
+HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
 
 
 def _shading(key: dict[str, str]) -> dict:

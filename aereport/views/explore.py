@@ -11,11 +11,10 @@ from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView
 from .transition import extent
-from ._elements import (SteadyPlotSize, categories, color_key, detail, frame, image_figure, image_source_data,
+from ._elements import (HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame, image_figure, image_source_data,
                         name_renderer, push, shade, viewport)
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
-HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
 
 
 class ExploreView(StateView):

@@ -12,8 +12,8 @@ import holoviews as hv
 import numpy as np
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
-from bokeh.models import (ColumnDataSource, CustomJS, Div, Legend, LegendItem, RadioButtonGroup, Range1d,
-                          TabPanel, Tabs)
+from bokeh.models import (CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Legend, LegendItem, RadioButtonGroup,
+                          Range1d, TabPanel, Tabs)
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
@@ -21,9 +21,9 @@ from ..export import RASTER_PX, raster
 from ..layouts import LAYOUT_TITLES
 from ..model import decode_at, reconstruct
 from ..state import ReportState, field_at
-from ._elements import categories, color_key, image_figure
+from ._elements import HOVER_PX, categories, color_key, image_figure
 from .training import architecture_diagram, loss_curve
-from .transition import add_transition
+from .transition import abgr, add_transition
 
 
 def _legend(fig, key: dict[str, str]) -> None:
@@ -61,34 +61,37 @@ def _embeddings(state: ReportState, rasters: dict):
         bounds.append([x0, y0, x1, y1])
     fig.x_range.update(start=bounds[0][0], end=bounds[0][2])
     fig.y_range.update(start=bounds[0][1], end=bounds[0][3])
-    _legend(fig, color_key(state.dataset))
+    key = color_key(state.dataset)
+    _legend(fig, key)
     buttons = RadioButtonGroup(labels=[LAYOUT_TITLES[n] for n in titles], active=0, name="layout-buttons")
-    # The served report's animated switch: every layout's points as 16-bit fractions of its raster's
-    # bounds (1.5 MB of base64 for 70k points and four layouts), so the page works out where each
-    # point is drawn now, whatever the zoom, and where the next layout's raster has it.
-    points = add_transition(fig, list(color_key(state.dataset).values()))
-    coords = ColumnDataSource(_fractions(state, titles, bounds), name="layout-coords")
-    buttons.js_on_change("active", CustomJS(args=dict(rs=renderers, bounds=bounds, xr=fig.x_range, yr=fig.y_range,
-                                                      names=titles, coords=coords, points=points), code="""
-        const i = cb_obj.active, j = cb_obj._aereport_shown ?? 0, d = coords.data, n = d.c.length;
-        cb_obj._aereport_shown = i;
-        if (i !== j) {
-          const [a, b] = [names[j], names[i]], [bj, bi] = [bounds[j], bounds[i]], q = 1 / 65535;
-          const u0 = new Float32Array(n), v0 = new Float32Array(n), u1 = new Float32Array(n), v1 = new Float32Array(n);
-          const ax = d[a + "_x"], ay = d[a + "_y"], bx = d[b + "_x"], by = d[b + "_y"];
-          for (let k = 0; k < n; k++) {
-            u0[k] = (bj[0] + ax[k] * q * (bj[2] - bj[0]) - xr.start) / (xr.end - xr.start);
-            v0[k] = (bj[1] + ay[k] * q * (bj[3] - bj[1]) - yr.start) / (yr.end - yr.start);
-            u1[k] = bx[k] * q; v1[k] = by[k] * q;
-          }
-          points.data = {u0, v0, u1, v1, c: d.c};
-        }
-        rs.forEach((r, k) => { r.visible = (k === i); });
-        xr.setv({start: bounds[i][0], end: bounds[i][2]});
-        yr.setv({start: bounds[i][1], end: bounds[i][3]});"""))
+    # Every layout's points as 16-bit fractions of its raster's bounds (1.5 MB of base64 for 70k
+    # points and four layouts): from them the page animates a switch whatever the zoom, finds the
+    # sample under the pointer and draws the points a label filter leaves.
+    marker = ColumnDataSource({"x": [], "y": []})
+    fig.scatter("x", "y", source=marker, marker="circle", size=16, fill_alpha=0, line_width=2,
+                line_color="black", name="hover-marker")
+    image_fig, image = image_figure(np.ones(state.dataset.image_shape, np.float32), "hover-image", width=160)
+    image_fig.title.text = "its reconstruction" if state.direct else "decoded at its place on the latent plane"
+    label = Div(text="hover over a point", render_as_text=True, name="hover-label", width=160)
+    args = dict(fig=fig, coords=ColumnDataSource(_fractions(state, titles, bounds), name="layout-coords"),
+                bounds=bounds, names=titles, rasters=renderers, points=add_transition(fig, list(key.values())),
+                palette=abgr(list(key.values())), labels=list(key), marker=marker, image=image, label=label,
+                hover_px=HOVER_PX, ae=titles.index("ae"))
+    explorer = "window.aereport.explorer({%s})" % ", ".join(args)
+    buttons.js_on_change("active", CustomJS(args=args, code=explorer + ".switchTo(cb_obj.active);"))
+    fig.js_on_event("mousemove", CustomJS(args=args, code=explorer + ".hover(cb_obj.x, cb_obj.y);"))
+    for r in (fig.x_range, fig.y_range):
+        r.js_on_change("start", CustomJS(args=args, code=explorer + ".schedule();"))
+        r.js_on_change("end", CustomJS(args=args, code=explorer + ".schedule();"))
+    controls = [buttons]
+    if len(key) > 1:
+        filter_ = CheckboxButtonGroup(labels=list(key), active=list(range(len(key))), name="label-filter")
+        filter_.js_on_change("active", CustomJS(args=args, code=explorer + ".filter(cb_obj.active);"))
+        controls.append(filter_)
     note = Div(text=f"{len(state.dataset):,} images of <b>{html.escape(state.dataset.name)}</b>, "
                     f"rendered by Datashader at {RASTER_PX}×{RASTER_PX} px; scroll to zoom.")
-    return column(row(buttons, note), fig, sizing_mode="stretch_width")
+    hover = column(image_fig, label, width=180)
+    return column(row(*controls, note), row(fig, hover, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
 
 def _decoder(state: ReportState, rasters: dict, field: dict | None):
