@@ -275,18 +275,14 @@ def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None
 
     Every browser session builds its own views over this one state.
     """
-    import threading
-
     import panel as pn
 
     from .report import Report
-    from .views._elements import warm_up
+    from .views._elements import warm_up_soon
 
     origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
     print(f"aereport: serving {state.run.path} at http://{address}:{port}/", file=sys.stderr)
-    # Datashader's numba compiles (seconds) run while the server starts listening, not in the
-    # first visitor's page; a visitor arriving sooner waits on the same compile, not a second one.
-    threading.Thread(target=warm_up, args=(state.dataset,), daemon=True, name="warm-up").start()
+    warm_up_soon(state.dataset)  # Datashader's numba compiles, while it starts listening
     pn.serve({"/": lambda: Report(state=state)}, port=port, address=address, websocket_origin=origins,
              show=show, title="aereport", print_url=False)
 

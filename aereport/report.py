@@ -23,6 +23,7 @@ from .data import Dataset
 from .state import ReportState, ensure_default_run
 from .views import DecoderView, EmbeddingsView, ExploreView, TrainingView
 from .views._base import StateView
+from .views._elements import warm_up_soon
 
 RUN_ENV = "AEREPORT_RUN"
 FACES_ENV, FACES_RUN_ENV = "AEREPORT_FACES", "AEREPORT_FACES_RUN"
@@ -35,8 +36,12 @@ def load_state(run_dir: str, safe_mode: bool = True) -> ReportState:
     >>> load_state("runs/mnist") is load_state("runs/mnist")  # doctest: +SKIP
     True
     """
-    # The first visitor must not wait minutes for UMAP or t-SNE: they follow in the background.
-    return ReportState.open(run_dir, safe_mode=safe_mode, background=True)
+    # The first visitor must not wait minutes for UMAP or t-SNE: they follow in the background,
+    # nor seconds for Datashader's numba compiles (`panel serve --warm` loads the state before
+    # the server listens, so those run while it starts).
+    state = ReportState.open(run_dir, safe_mode=safe_mode, background=True)
+    warm_up_soon(state.dataset)
+    return state
 
 
 def app_state(run_dir: str | os.PathLike | None = None, safe_mode: bool = True) -> ReportState:

@@ -1,6 +1,6 @@
 """The seed's click-to-decode figure: tap the latent plane, the decoder draws that position.
 
-    panel serve apps/decoder.py      # the run in $AEREPORT_RUN, else the embedded MNIST sample
+    panel serve apps/decoder.py --warm      # the run in $AEREPORT_RUN, else the embedded MNIST sample
 """
 import panel as pn
 

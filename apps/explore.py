@@ -1,6 +1,6 @@
 """Every layout side by side, linked: select, filter by label, hover, nearest neighbours.
 
-    panel serve apps/explore.py      # the run in $AEREPORT_RUN, else the embedded MNIST sample
+    panel serve apps/explore.py --warm      # the run in $AEREPORT_RUN, else the embedded MNIST sample
 """
 import panel as pn
 

@@ -1,6 +1,6 @@
 """The seed's last widget: drag across the latent plane of a face autoencoder and watch the face change.
 
-    AEREPORT_FACES=path/to/img_align_celeba panel serve apps/faces.py   # trains once, then serves
+    AEREPORT_FACES=path/to/img_align_celeba panel serve apps/faces.py --warm   # trains once, then serves
 """
 import panel as pn
 

@@ -1,6 +1,6 @@
 """The seed's layout comparison: every image under the autoencoder, UMAP, t-SNE and PCA layouts.
 
-    panel serve apps/layouts.py      # the run in $AEREPORT_RUN, else the embedded MNIST sample
+    panel serve apps/layouts.py --warm      # the run in $AEREPORT_RUN, else the embedded MNIST sample
 """
 import panel as pn
 

@@ -1,4 +1,4 @@
-"""The whole report: `panel serve apps/report.py` (the run in $AEREPORT_RUN, else the embedded sample)."""
+"""The whole report: `panel serve apps/report.py --warm` (the run in $AEREPORT_RUN, else the embedded sample)."""
 import panel as pn
 
 from aereport.report import Report

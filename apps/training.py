@@ -1,6 +1,6 @@
 """The seed's Train!/Sample! diagram: train the model further and watch the loss fall.
 
-    panel serve apps/training.py     # the run in $AEREPORT_RUN, else the embedded MNIST sample
+    panel serve apps/training.py --warm     # the run in $AEREPORT_RUN, else the embedded MNIST sample
 """
 import panel as pn
 

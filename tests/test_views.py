@@ -177,13 +177,15 @@ def spy(self, *args, **kw):
     return compile_for_args(self, *args, **kw)
 dispatcher._DispatcherBase._compile_for_args = spy
 
+import threading
 import panel as pn
 from bokeh.document import Document
 from aereport.report import Report, load_state
-from aereport.views._elements import warm_up
 
-state = load_state(sys.argv[1])
-warm_up(state.dataset)
+state = load_state(sys.argv[1])  # what an app under `panel serve --warm` runs before it listens
+for thread in threading.enumerate():
+    if thread.name == "warm-up":
+        thread.join()
 warmed, compiled[:] = list(compiled), []
 report = Report(state=state)
 pn.panel(report).get_root(Document())

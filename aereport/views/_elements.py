@@ -1,6 +1,8 @@
 """HoloViews building blocks shared by the views: points, their Datashader rendering, legends, images."""
 from __future__ import annotations
 
+import threading
+
 import datashader as ds
 import holoviews as hv
 import numpy as np
@@ -95,7 +97,7 @@ def warm_up(dataset: Dataset) -> None:
 
     Datashader generates its aggregation for each set of columns and categories and numba
     compiles it on first use, and its spreading kernels are not cached on disk either: ~4 s
-    the first visitor of a server would wait for. A server calls this before it listens.
+    the first visitor of a server would wait for. Servers run it through :func:`warm_up_soon`.
 
     >>> warm_up(state.dataset)  # doctest: +SKIP
     """
@@ -108,6 +110,18 @@ def warm_up(dataset: Dataset) -> None:
     for ranges in (dict(), dict(x_range=(0.0, 6.0), y_range=(0.0, 4.0))):
         shaded = datashade(points, dynamic=False, width=64, height=64, **ranges, **_shading(color_key(dataset)))
         dynspread(shaded, dynamic=False, **SPREAD)
+
+
+def warm_up_soon(dataset: Dataset) -> threading.Thread:
+    """Start :func:`warm_up` on a daemon thread: a server goes on to listen meanwhile (warming
+    before listening made it listen 4-5 s later: the compiles hold the GIL), and a visitor who
+    comes sooner waits on the same compile, not a second one.
+
+    >>> warm_up_soon(state.dataset).join()  # doctest: +SKIP
+    """
+    thread = threading.Thread(target=warm_up, args=(dataset,), daemon=True, name="warm-up")
+    thread.start()
+    return thread
 
 
 def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
