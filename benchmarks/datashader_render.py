@@ -3,9 +3,11 @@
     python benchmarks/datashader_render.py --data-dir ../shared/data/mnist
 
 Each viewport (the whole layout, zoomed 2×, 8× and 32× around the centre, and panned) is
-rendered as the planes render it — aggregate by label into an 800×520 canvas, shade with the
+rendered three ways, side by side — aggregate by label into an 800×520 canvas, shade with the
 views' color key, spread sparse pixels — and timed as the median of 5 renders after a first one
-(numba compiled). HoloViews' own share of a served re-render is not in these figures.
+(numba compiled): Datashader alone (``tf``), HoloViews' ``datashade`` + ``dynspread`` (what the
+planes ran before), and the planes' own ``rasterize`` + ``shade_occupied`` + ``dynspread``.
+Bokeh's serialization of the image is not in these figures.
 """
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import argparse
 
 import datashader as ds
 import datashader.transfer_functions as tf
+import holoviews as hv
 import numpy as np
 import pandas as pd
+from holoviews.operation.datashader import datashade, dynspread, rasterize
 
 from aereport.data import load_mnist
 from aereport.layouts import PCALayout
-from aereport.views._elements import categories, color_key
+from aereport.views._elements import SPREAD, categories, color_key, shade_occupied
 from decode_call import median_ms
 
 WIDTH, HEIGHT = 800, 520  # the Embeddings plane on a 1400-px-wide window
@@ -48,24 +52,39 @@ def main():
     mnist = load_mnist(args.data_dir)
     base = PCALayout().fit_transform(mnist.images)
     key = color_key(mnist)
-    print(f"{'points':>12} {'viewport':>9} {'render ms':>10}")
+    print(f"{'points':>12} {'viewport':>9} {'tf ms':>8} {'datashade ms':>13} {'aereport ms':>12}")
     for n in (int(s) for s in args.sizes.split(",")):
         xy, labels = (base, mnist.labels) if n == len(base) else synthetic(n, mnist.labels, base)
         # As the views' frame(): x, y and the label as a categorical Datashader aggregates by.
         df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
                            "label": pd.Categorical.from_codes(labels, categories=categories(mnist))})
-        bare = []
+        points = hv.Points(df, ["x", "y"], ["label"])
+        times = {"tf": [], "datashade": [], "aereport": []}
         for name, xr, yr in viewports(xy):
-            def raw():
+            view = dict(x_range=tuple(map(float, xr)), y_range=tuple(map(float, yr)), width=WIDTH, height=HEIGHT,
+                        dynamic=False)
+            agg = dict(aggregator=ds.count_cat("label"))
+            shading = dict(color_key=key, min_alpha=60)
+
+            def bare():
                 canvas = ds.Canvas(WIDTH, HEIGHT, x_range=xr, y_range=yr)
-                agg = canvas.points(df, "x", "y", ds.count_cat("label"))
-                return tf.dynspread(tf.shade(agg, color_key=key, min_alpha=60), threshold=0.8, max_px=4)
+                aggregate = canvas.points(df, "x", "y", ds.count_cat("label"))
+                return tf.dynspread(tf.shade(aggregate, **shading), **SPREAD)
 
-            raw()  # compiled and cached, as on a served plane after its first draw
-            bare.append(median_ms(n=5, f=raw))
-            print(f"{n:>12,} {name:>9} {bare[-1]:>10.1f}", flush=True)
-        print(f"{n:>12,} {'median':>9} {np.median(bare):>10.1f}   slowest {max(bare):.1f}", flush=True)
+            def holoviews():
+                return dynspread(datashade(points, **view, **agg, **shading), dynamic=False, **SPREAD)
 
+            def ours():
+                shaded = shade_occupied(rasterize(points, **view, **agg), dynamic=False, **shading)
+                return dynspread(shaded, dynamic=False, **SPREAD)
+
+            # one after another on the same viewport (median_ms calls each once first: numba compiled)
+            for label, f in (("tf", bare), ("datashade", holoviews), ("aereport", ours)):
+                times[label].append(median_ms(n=5, f=f))
+            print(f"{n:>12,} {name:>9} {times['tf'][-1]:>8.1f} {times['datashade'][-1]:>13.1f} "
+                  f"{times['aereport'][-1]:>12.1f}", flush=True)
+        print(f"{n:>12,} {'median':>9} {np.median(times['tf']):>8.1f} {np.median(times['datashade']):>13.1f} "
+              f"{np.median(times['aereport']):>12.1f}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -206,3 +206,31 @@ def test_warm_up_leaves_no_numba_compile_for_the_first_page_or_a_zoom(trained_ru
     warmed, compiled = out.stdout.strip().splitlines()[-1].split("] [")
     assert "extend_cpu" in warmed, warmed  # the spy sees Datashader's aggregation being compiled
     assert compiled.strip("[]") == "", f"compiled while serving the page: {compiled}"
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_shading_only_occupied_pixels_draws_what_holoviews_shade_draws(mnist_small, labelled):
+    """The planes' faster shade gives HoloViews' shade's pixels exactly: whole layout, zoomed in,
+    a view with no point in it, and an unlabelled dataset (its density ramp goes to ``shade``)."""
+    import holoviews as hv
+    from holoviews.operation.datashader import dynspread, rasterize, shade
+
+    from aereport.data import Dataset
+    from aereport.layouts import PCALayout
+    from aereport.views._elements import SPREAD, _shading, color_key, frame, shade_occupied
+
+    dataset = mnist_small if labelled else Dataset(images=mnist_small.images, name="unlabelled")
+    xy = PCALayout().fit_transform(dataset.images)
+    points = hv.Points(frame(xy, dataset), ["x", "y"], ["label"])
+    aggregator, shading = _shading(color_key(dataset))
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    for view, drawn in ((dict(), True),
+                        (dict(x_range=(float(x0), float(x0 + x1) / 2), y_range=(float(y0), float(y0 + y1) / 2)), True),
+                        (dict(x_range=(float(x1) + 1, float(x1) + 2), y_range=(float(y1) + 1, float(y1) + 2)), False)):
+        agg = rasterize(points, dynamic=False, width=400, height=260, aggregator=aggregator, **view)
+        ours, theirs = (dynspread(op(agg, dynamic=False, **shading), dynamic=False, **SPREAD)
+                        for op in (shade_occupied, shade))
+        pixels = [np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims]) for rgb in (ours, theirs)]
+        assert pixels[1][..., 3].any() == drawn
+        np.testing.assert_array_equal(*pixels)
+        assert ours.bounds.lbrt() == theirs.bounds.lbrt()
