@@ -183,7 +183,8 @@
       e.hovered = k;
       const [xs, ys, b] = cols(e.shown);
       a.marker.data = { x: [b[0] + xs[k] * Q * (b[2] - b[0])], y: [b[1] + ys[k] * Q * (b[3] - b[1])] };
-      a.label.text = `#${k} · label ${a.labels[d.c[k]]}`;  // a Div set to render text, never markup
+      // a Div set to render text, never markup; an unlabelled dataset has the one category
+      a.label.text = a.labels.length > 1 ? `#${k} · label ${a.labels[d.c[k]]}` : `#${k}`;
       show(k);
     };
     return e;
