@@ -6,7 +6,7 @@ Each viewport (the whole layout, zoomed 2×, 8× and 32× around the centre, and
 rendered three ways, side by side — aggregate by label into an 800×520 canvas, shade with the
 views' color key, spread sparse pixels — and timed as the median of 5 renders after a first one
 (numba compiled): Datashader alone (``tf``), HoloViews' ``datashade`` + ``dynspread`` (what the
-planes ran before), and the planes' own ``rasterize`` + ``shade_occupied`` + ``dynspread``.
+planes ran before), and the planes' own ``datashade_occupied`` + ``dynspread``.
 Bokeh's serialization of the image is not in these figures.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ import datashader.transfer_functions as tf
 import holoviews as hv
 import numpy as np
 import pandas as pd
-from holoviews.operation.datashader import datashade, dynspread, rasterize
+from holoviews.operation.datashader import datashade, dynspread
 
 from aereport.data import load_mnist
 from aereport.layouts import PCALayout
-from aereport.views._elements import SPREAD, categories, color_key, shade_occupied
+from aereport.views._elements import SPREAD, categories, color_key, datashade_occupied
 from decode_call import median_ms
 
 WIDTH, HEIGHT = 800, 520  # the Embeddings plane on a 1400-px-wide window
@@ -75,8 +75,7 @@ def main():
                 return dynspread(datashade(points, **view, **agg, **shading), dynamic=False, **SPREAD)
 
             def ours():
-                shaded = shade_occupied(rasterize(points, **view, **agg), dynamic=False, **shading)
-                return dynspread(shaded, dynamic=False, **SPREAD)
+                return dynspread(datashade_occupied(points, **view, **agg, **shading), dynamic=False, **SPREAD)
 
             # one after another on the same viewport (median_ms calls each once first: numba compiled)
             for label, f in (("tf", bare), ("datashade", holoviews), ("aereport", ours)):

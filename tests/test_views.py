@@ -209,15 +209,15 @@ def test_warm_up_leaves_no_numba_compile_for_the_first_page_or_a_zoom(trained_ru
 
 
 @pytest.mark.parametrize("labelled", [True, False])
-def test_shading_only_occupied_pixels_draws_what_holoviews_shade_draws(mnist_small, labelled):
-    """The planes' faster shade gives HoloViews' shade's pixels exactly: whole layout, zoomed in,
-    a view with no point in it, and an unlabelled dataset (its density ramp goes to ``shade``)."""
+def test_shading_only_occupied_pixels_draws_what_holoviews_datashade_draws(mnist_small, labelled):
+    """The planes' faster datashade gives HoloViews' datashade's pixels exactly: whole layout, zoomed in,
+    a view with no point in it, and an unlabelled dataset (its density ramp is shaded as there)."""
     import holoviews as hv
-    from holoviews.operation.datashader import dynspread, rasterize, shade
+    from holoviews.operation.datashader import datashade, dynspread
 
     from aereport.data import Dataset
     from aereport.layouts import PCALayout
-    from aereport.views._elements import SPREAD, _shading, color_key, frame, shade_occupied
+    from aereport.views._elements import SPREAD, _shading, color_key, datashade_occupied, frame
 
     dataset = mnist_small if labelled else Dataset(images=mnist_small.images, name="unlabelled")
     xy = PCALayout().fit_transform(dataset.images)
@@ -227,9 +227,8 @@ def test_shading_only_occupied_pixels_draws_what_holoviews_shade_draws(mnist_sma
     for view, drawn in ((dict(), True),
                         (dict(x_range=(float(x0), float(x0 + x1) / 2), y_range=(float(y0), float(y0 + y1) / 2)), True),
                         (dict(x_range=(float(x1) + 1, float(x1) + 2), y_range=(float(y1) + 1, float(y1) + 2)), False)):
-        agg = rasterize(points, dynamic=False, width=400, height=260, aggregator=aggregator, **view)
-        ours, theirs = (dynspread(op(agg, dynamic=False, **shading), dynamic=False, **SPREAD)
-                        for op in (shade_occupied, shade))
+        ours, theirs = (dynspread(op(points, dynamic=False, width=400, height=260, aggregator=aggregator, **view,
+                                     **shading), dynamic=False, **SPREAD) for op in (datashade_occupied, datashade))
         pixels = [np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims]) for rgb in (ours, theirs)]
         assert pixels[1][..., 3].any() == drawn
         np.testing.assert_array_equal(*pixels)

@@ -12,7 +12,7 @@ import xarray as xr
 from holoviews.core.util import get_param_values
 from holoviews.element import RGB, ImageStack
 from holoviews.operation import datashader as hvds
-from holoviews.operation.datashader import dynspread, rasterize
+from holoviews.operation.datashader import dynspread
 
 from ..data import Dataset
 from ..export import DENSITY_CMAP
@@ -74,26 +74,28 @@ def palette(dataset: Dataset) -> np.ndarray:
     return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in color_key(dataset).values()], np.uint8)
 
 
-class shade_occupied(hvds.shade):
-    """HoloViews' ``shade``, computing a per-label count's colors only where pixels hold points.
+class datashade_occupied(hvds.datashade):
+    """HoloViews' ``datashade``, computing a per-label count's colors only where pixels hold points.
 
     ``tf.shade`` of a categorical aggregate makes some fifteen passes over every pixel and label
-    (70 ms of a 117 ms re-render for an 800×520 plane and 10 labels, BENCHMARKS.md), though a
+    (70 ms of a 107 ms re-render for an 800×520 plane and 10 labels, BENCHMARKS.md), though a
     layout's points cover a fraction of the plane and an empty pixel is transparent whatever
     the colors. This shades the occupied pixels as one row (plus one empty pixel, so Datashader
     takes its same path: its histogram equalization sees the same counts) and puts them back:
-    the same pixels as ``shade``, which a test checks. Other aggregates go to ``shade`` itself.
+    the same pixels as ``datashade``, which a test checks. Other aggregates are shaded as there.
+    One operation, as ``datashade`` is: a DynamicMap per step would memoize every aggregate.
     """
 
     def _process(self, element, key=None):
-        if not (isinstance(element, ImageStack) and isinstance(self.p.color_key, dict)
+        agg = hvds.rasterize._process(self, element, key)
+        if not (isinstance(agg, ImageStack) and isinstance(self.p.color_key, dict)
                 and self.p.cnorm == "eq_hist" and not self.p.clims):
-            return super()._process(element, key)
-        array = self._extract_data(element)
+            return hvds.shade._process(self, agg, key)
+        array = self._extract_data(agg)
         counts = np.asarray(array.data)
         occupied = np.flatnonzero(counts.sum(axis=2))
         if not len(occupied):
-            return super()._process(element, key)
+            return hvds.shade._process(self, agg, key)
         ydim, xdim, cat = array.dims
         k = counts.shape[2]
         row = np.concatenate([counts.reshape(-1, k)[occupied], np.zeros((1, k), counts.dtype)])[None]
@@ -104,8 +106,8 @@ class shade_occupied(hvds.shade):
         image.flat[occupied] = shaded.data[0, :-1]
         image = xr.DataArray(image, dims=(ydim, xdim), coords={d: array.coords[d] for d in (ydim, xdim)})
         return RGB(self.uint32_to_uint8_xr(image), **dict(
-            get_param_values(element), kdims=element.kdims, bounds=element.bounds, vdims=RGB.vdims[:],
-            xdensity=element.xdensity, ydensity=element.ydensity))
+            get_param_values(agg), kdims=agg.kdims, bounds=agg.bounds, vdims=RGB.vdims[:],
+            xdensity=agg.xdensity, ydensity=agg.ydensity))
 
 
 def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY,
@@ -120,8 +122,7 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
     >>> shade(hv.DynamicMap(points), color_key(dataset), hv.streams.RangeXY(), hv.streams.PlotSize())  # doctest: +SKIP
     """
     aggregator, shading = _shading(key)
-    return dynspread(shade_occupied(rasterize(points, streams=[ranges, size], aggregator=aggregator), **shading),
-                     **SPREAD)
+    return dynspread(datashade_occupied(points, streams=[ranges, size], aggregator=aggregator, **shading), **SPREAD)
 
 
 SPREAD = dict(threshold=0.8, max_px=4)
@@ -153,8 +154,9 @@ def warm_up(dataset: Dataset) -> None:
     # each compiles its own aggregation.
     aggregator, shading = _shading(color_key(dataset))
     for ranges in (dict(), dict(x_range=(0.0, 6.0), y_range=(0.0, 4.0))):
-        agg = rasterize(points, dynamic=False, width=64, height=64, aggregator=aggregator, **ranges)
-        dynspread(shade_occupied(agg, dynamic=False, **shading), dynamic=False, **SPREAD)
+        shaded = datashade_occupied(points, dynamic=False, width=64, height=64, aggregator=aggregator, **ranges,
+                                    **shading)
+        dynspread(shaded, dynamic=False, **SPREAD)
 
 
 def warm_up_soon(dataset: Dataset) -> threading.Thread:
