@@ -112,3 +112,49 @@ def test_face_decoder_decodes_while_dragging(faces_run, page, tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_layouts_app_zoomed_in_draws_each_face_as_its_own_thumbnail(faces_run, page, tmp_path):
+    """The layouts app on color photographs: zoomed in to few enough faces, each is drawn at its
+    place as its own thumbnail from the run's atlas (32 px on its longest side), pixel for pixel."""
+    from .test_explorer import pixel_of, rgba
+
+    proc, url = serve_app("layouts", {"AEREPORT_RUN": str(faces_run)}, tmp_path / "layouts.log")
+    try:
+        load(page, url, "embedding-raster")
+        page.mouse.move(*page.evaluate(LOCATE, ["embedding-raster", 0.5, 0.5]))
+        xy = Run(faces_run).load_layouts()["ae"]["xy"]
+
+        def alone(d, h, w):
+            """Faces in view whose card overlaps no other card, away from the raster's edges."""
+            x0, y0, dw, dh = (d[k][0] for k in ("x", "y", "dw", "dh"))
+            inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x0 + dw) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + dh))
+            col, row = pixel_of(xy[inside], d, d["shape"])
+            apart = (np.abs(col[:, None] - col[None]) >= w + 2) | (np.abs(row[:, None] - row[None]) >= h + 2)
+            np.fill_diagonal(apart, True)
+            keep = (apart.all(axis=1) & (col >= w) & (row >= h) & (col < d["shape"][1] - w) & (row < d["shape"][0] - h))
+            return inside[keep], col[keep], row[keep]
+
+        def zoomed():
+            """The thumbnails raster once it shows a face standing apart (zooming on until it does)."""
+            page.mouse.wheel(0, -120)
+            page.wait_for_timeout(500)
+            d = page.evaluate(READ, "embedding-raster-thumbnails")
+            if d and d["shape"][0] > 1 and np.asarray(d["image"]).any():
+                atlas = Run(faces_run).load_sprites(len(xy))  # the server built it for the first of them
+                found = alone(d, *atlas.shape[1:3])
+                return (d, atlas, found) if len(found[0]) else None
+
+        data, atlas, (samples, col, row) = wait_for(page, zoomed, timeout=90)
+        assert atlas.ndim == 4 and max(atlas.shape[1:3]) == 32
+        h, w = atlas.shape[1:3]
+        img = rgba(data)
+        for j, sample in enumerate(samples[:10]):
+            face = np.concatenate([atlas[sample], np.full((h, w, 1), 255, np.uint8)], axis=-1)
+            assert any(np.array_equal(img[r - h // 2:r - h // 2 + h, c - w // 2:c - w // 2 + w], face)
+                       for r in (row[j] - 1, row[j], row[j] + 1) for c in (col[j] - 1, col[j], col[j] + 1)), \
+                f"the image drawn at sample {sample} is not that face"
+        assert page.errors == []
+    finally:
+        proc.terminate()
+        proc.wait(20)
