@@ -51,6 +51,13 @@ EXACT_KNN_MAX = 100_000
 SHARED_K = 91  # t-SNE's 3 × perplexity 30 neighbours plus the point itself; UMAP takes the first 15
 _graph: dict = {}  # the last dataset's (fingerprint, pca, seed) -> (features, indices, distances)
 
+# From this many points, with both UMAP and t-SNE to compute, UMAP runs in a child process beside
+# t-SNE: seeded, umap-learn optimizes on one core (it forces n_jobs=1 to be reproducible) while
+# openTSNE's gradients use every core, and the two share no state but the neighbour graph. At 70k
+# on 2 cores: both in 86 s instead of 103 s one after the other (BENCHMARKS.md). Below it, the
+# child's start (its imports, ~3 s) costs more than the overlap gains.
+SIDE_BY_SIDE_MIN = 20_000
+
 
 def exact_neighbours(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest rows (itself first) and their Euclidean distances.
@@ -160,9 +167,12 @@ class UMAPLayout:
         self.random_state = random_state
 
     def fit_transform(self, X) -> np.ndarray:
+        return self.fit_graph(*neighbour_graph(X, self.pca, self.random_state))
+
+    def fit_graph(self, X: np.ndarray, idx: np.ndarray | None, dist: np.ndarray | None) -> np.ndarray:
+        """The layout of features ``X`` given their nearest neighbours (see :func:`neighbour_graph`)."""
         import umap
 
-        X, idx, dist = neighbour_graph(X, self.pca, self.random_state)
         k = min(self.n_neighbors, len(X) - 1)
         knn = (idx[:, :k], dist[:, :k], None) if idx is not None and k <= idx.shape[1] else (None,) * 3
         reducer = umap.UMAP(n_neighbors=k, min_dist=self.min_dist, random_state=self.random_state, n_jobs=1,
@@ -257,19 +267,62 @@ def compute_layouts(images: np.ndarray, names: Iterable[str] = LAYOUTS, *, encod
 
 
 def _compute(images, names, encoder, model_version, cache, out, on_start, on_done) -> None:
+    todo = []
     for name in names:
         layout = make_layout(name, encoder, model_version)
         key = layout.cache_key(len(images))
         if name in cache and cache[name].get("key") == key and len(cache[name]["xy"]) == len(images):
             out[name] = cache[name]
-            continue
-        if on_start:
-            on_start(name)
-        start = time.perf_counter()
-        xy = layout.fit_transform(images)
+        else:
+            todo.append((layout, key))
+
+    def done(name, key, xy, start):
         out[name] = {"xy": xy, "key": key, "seconds": time.perf_counter() - start}
         if on_done:
             on_done(name, out[name])
+
+    beside = None
+    if ({"umap", "tsne"} <= {layout.name for layout, _ in todo} and len(images) >= SIDE_BY_SIDE_MIN
+            and (os.cpu_count() or 1) > 1):
+        layout, key = next(item for item in todo if item[0].name == "umap")
+        todo.remove((layout, key))
+        if on_start:
+            on_start("umap")
+        beside = (layout, key, time.perf_counter(), _start_beside(layout, images))
+    try:
+        for layout, key in todo:
+            if on_start:
+                on_start(layout.name)
+            start = time.perf_counter()
+            done(layout.name, key, layout.fit_transform(images), start)
+        if beside:
+            layout, key, start, (executor, future) = beside
+            done("umap", key, future.result(), start)
+    finally:
+        if beside:
+            beside[3][0].shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent() -> None:
+    # A killed parent leaves no orphan optimizing for nobody (Linux; elsewhere it finishes alone).
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+
+def _start_beside(layout: "UMAPLayout", images: np.ndarray):
+    """``layout.fit_graph`` of the images' neighbour graph in a fresh process: (executor, future)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    graph = neighbour_graph(images, layout.pca, layout.random_state)
+    # spawn, not fork: this process may hold TensorFlow's and BLAS's threads
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent)
+    return executor, executor.submit(layout.fit_graph, *graph)
 
 
 def model_version(ae) -> str:

@@ -79,3 +79,23 @@ def test_a_duplicate_image_is_a_neighbour_the_image_itself_is_not():
     idx, dist = without_self(*exact_neighbours(X, 3), 2)
     assert all(i not in row for i, row in enumerate(idx.tolist()))
     assert set(idx[0]) == {1, 2} and set(idx[1]) == {0, 2} and dist[0].tolist() == [0.0, 1.0]
+
+
+def test_umap_beside_tsne_in_a_child_process_gives_the_same_layouts(mnist_small, monkeypatch):
+    """A large dataset's UMAP runs in a child process while t-SNE runs here: the same layouts as
+    one after the other, reported through the same callbacks (threshold lowered to 600 images)."""
+    import aereport.layouts as layouts
+
+    images = mnist_small.images[:600]
+    alone = compute_layouts(images, ["umap", "tsne"])
+    monkeypatch.setattr(layouts, "SIDE_BY_SIDE_MIN", 600)
+    started, children = [], []
+    real = layouts._start_beside
+    monkeypatch.setattr(layouts, "_start_beside", lambda *a: children.append(r := real(*a)) or r)
+    beside = compute_layouts(images, ["umap", "tsne"], on_start=started.append,
+                             on_done=lambda name, entry: started.append(f"{name} done"))
+    assert len(children) == 1 and children[0][1].done()  # UMAP did run in the child
+    assert sorted(started) == ["tsne", "tsne done", "umap", "umap done"]
+    for name in ("umap", "tsne"):
+        np.testing.assert_array_equal(beside[name]["xy"], alone[name]["xy"])
+        assert beside[name]["key"] == alone[name]["key"]
