@@ -4,10 +4,10 @@ from __future__ import annotations
 import threading
 
 import datashader as ds
+import datashader.transfer_functions as tf
 import holoviews as hv
 import numpy as np
 import pandas as pd
-import datashader.transfer_functions as tf
 import xarray as xr
 from holoviews.core.util import get_param_values
 from holoviews.element import RGB, ImageStack
