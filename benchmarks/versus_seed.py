@@ -115,11 +115,15 @@ def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense",
             return {**finish(times, {}, test_mse, n_train), "epoch_samples_per_s": epoch_rate}
         started = {}
         done = lambda name: times.__setitem__(name, time.perf_counter() - started[name])  # noqa: E731
+        layouts_start = time.perf_counter()
         out = ensure_layouts(run, ds, ae, ["ae", "pca", "umap", "tsne"], {},
                              on_start=lambda name: started.__setitem__(name, time.perf_counter()),
                              on_done=done)
+        # UMAP runs beside t-SNE (from 20k points): the stages overlap, so the total is wall time.
+        wall = times["train"] + time.perf_counter() - layouts_start
     times["encode"] = times.pop("ae")
-    return {**finish(times, {k: v["xy"] for k, v in out.items()}, test_mse, n_train), "epoch_samples_per_s": epoch_rate}
+    return {**finish(times, {k: v["xy"] for k, v in out.items()}, test_mse, n_train), "epoch_samples_per_s": epoch_rate,
+            "wall": wall}
 
 
 class timed:
@@ -161,7 +165,7 @@ def report(n: int, ref: dict, own: dict, ds) -> dict:
     print(f"{'stage':<22}{'reference':>12}{'aereport':>12}{'ratio':>8}")
     for stage in STAGES + ("total",):
         if stage == "total":
-            r, o = sum(ref["times"].values()), sum(own["times"].values())
+            r, o = sum(ref["times"].values()), own.get("wall", sum(own["times"].values()))
         else:
             r, o = ref["times"][stage], own["times"][stage]
         print(f"{stage:<22}{r:>11.1f}s{o:>11.1f}s{r / o:>7.1f}x")
