@@ -281,30 +281,34 @@ def _compute(images, names, encoder, model_version, cache, out, on_start, on_don
         if on_done:
             on_done(name, out[name])
 
-    beside = None
+    executor = None
     if ({"umap", "tsne"} <= {layout.name for layout, _ in todo} and len(images) >= SIDE_BY_SIDE_MIN
             and (os.cpu_count() or 1) > 1):
-        layout, key = next(item for item in todo if item[0].name == "umap")
-        todo.remove((layout, key))
+        umap_layout, umap_key = next(item for item in todo if item[0].name == "umap")
+        todo.remove((umap_layout, umap_key))
         if on_start:
             on_start("umap")
-        beside = (layout, key, time.perf_counter(), _start_beside(layout, images))
+        umap_start = time.perf_counter()
+        executor, future = _start_beside(umap_layout, images)
     try:
         for layout, key in todo:
             if on_start:
                 on_start(layout.name)
             start = time.perf_counter()
             done(layout.name, key, layout.fit_transform(images), start)
-        if beside:
-            layout, key, start, (executor, future) = beside
-            done("umap", key, future.result(), start)
+        if executor:
+            done("umap", umap_key, future.result(), umap_start)
     finally:
-        if beside:
-            beside[3][0].shutdown(wait=False, cancel_futures=True)
+        if executor:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_parent() -> None:
-    # A killed parent leaves no orphan optimizing for nobody (Linux; elsewhere it finishes alone).
+def die_with_parent() -> None:
+    """Have the OS kill this process when its parent dies (Linux; elsewhere a no-op): a killed
+    server or CLI leaves no child computing for nobody.
+
+    >>> die_with_parent()  # doctest: +SKIP
+    """
     import ctypes
     import signal
 
@@ -321,7 +325,7 @@ def _start_beside(layout: "UMAPLayout", images: np.ndarray):
 
     graph = neighbour_graph(images, layout.pca, layout.random_state)
     # spawn, not fork: this process may hold TensorFlow's and BLAS's threads
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent)
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
     return executor, executor.submit(layout.fit_graph, *graph)
 
 

@@ -395,12 +395,10 @@ class ReportState(Status):
 
 # The layout process: lowest priority, and it dies with the server (on Linux; a server stopped
 # by a signal runs no atexit hooks), then it is the CLI.
-_CHILD = """import ctypes, os, signal, sys
+_CHILD = """import os, sys
 os.nice(19)
-try:
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-except (AttributeError, OSError):
-    pass
+from aereport.layouts import die_with_parent
+die_with_parent()
 if os.getppid() != int(sys.argv[1]):
     sys.exit(1)  # the server ended before the line above
 from aereport.cli import main
