@@ -102,27 +102,3 @@ class ParamProgress(keras.callbacks.Callback):
     def on_checkpoint(self, record: dict) -> None:
         self.target.param.update(epoch=record["epoch"], loss=record["loss"],
                                  history=list(self.target.history) + [record])
-
-
-class LayoutProgress:
-    """A tqdm bar over the layouts still to compute; pass ``**progress.callbacks`` to
-    :func:`aereport.state.ensure_layouts` or :meth:`aereport.state.ReportState.open`.
-
-    >>> with LayoutProgress(["ae", "umap"], run.load_layouts()) as progress:  # doctest: +SKIP
-    ...     ReportState.open(run.path, **progress.callbacks)
-    """
-
-    def __init__(self, names, cached):
-        from tqdm.auto import tqdm
-
-        names = list(names)
-        self.bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
-                        unit="layout")
-        self.callbacks = dict(on_start=lambda name: self.bar.set_description(f"layout {name}"),
-                              on_done=lambda name: self.bar.update(1))
-
-    def __enter__(self) -> "LayoutProgress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()

@@ -174,7 +174,7 @@ def _layouts(run, dataset, names, ae) -> dict:
     from ._validation import check_choice
 
     names = [check_choice("layout", n.strip(), LAYOUTS) for n in names if n.strip()]
-    from .callbacks import LayoutProgress
+    from .layouts import LayoutProgress
 
     cached = run.load_layouts()
     with LayoutProgress(names, cached) as progress:
@@ -210,7 +210,7 @@ def cmd_serve(args) -> None:
         raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
                             "also pass --allow-origin HOST[:PORT] for the address browsers will use")
     _check_port(args.address, args.port)  # now, not after minutes of loading and layouts
-    from .callbacks import LayoutProgress, ProgressBar
+    from .layouts import LayoutProgress
     from .report import default_run_dir
     from .state import prepare_run
 
@@ -220,6 +220,8 @@ def cmd_serve(args) -> None:
 
     dataset = None
     if not Run.exists(run_dir) or not Run(run_dir).has_model:
+        from .callbacks import ProgressBar  # Keras's: a served run that is trained already needs no TensorFlow
+
         check_writable(run_dir, f"--run {run_dir}")
         spec = _dataset_spec(args)
         dataset = _load(spec)

@@ -329,6 +329,30 @@ def _start_beside(layout: "UMAPLayout", images: np.ndarray):
     return executor, executor.submit(layout.fit_graph, *graph)
 
 
+class LayoutProgress:
+    """A tqdm bar over the layouts still to compute; pass ``**progress.callbacks`` to
+    :func:`aereport.state.ensure_layouts` or :meth:`aereport.state.ReportState.open`.
+
+    >>> with LayoutProgress(["ae", "umap"], run.load_layouts()) as progress:  # doctest: +SKIP
+    ...     ReportState.open(run.path, **progress.callbacks)
+    """
+
+    def __init__(self, names, cached):
+        from tqdm.auto import tqdm
+
+        names = list(names)
+        self.bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
+                        unit="layout")
+        self.callbacks = dict(on_start=lambda name: self.bar.set_description(f"layout {name}"),
+                              on_done=lambda name: self.bar.update(1))
+
+    def __enter__(self) -> "LayoutProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
 def model_version(ae) -> str:
     """A short fingerprint of a model's weights (changes whenever training changes them).
 

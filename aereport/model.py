@@ -307,23 +307,31 @@ def architecture(ae: Autoencoder) -> list[dict]:
     >>> [l["units"] for l in architecture(build_autoencoder((28, 28), preset="seed"))]
     [784, 128, 128, 2, 128, 128, 784]
     """
-    import keras
-
-    def flat(model):
-        for layer in model.layers:
-            yield from flat(layer) if isinstance(layer, keras.Model) else [layer]
-
     rows = [{"name": "input", "kind": "Input", "units": math.prod(ae.img_shape), "part": "input"}]
     for part, model in (("encoder", ae.encoder), ("decoder", ae.decoder)):
-        for layer in flat(model):
-            kind = type(layer).__name__
-            if kind in ("InputLayer", "Flatten", "Reshape", "Cropping2D"):
+        for layer in _layers(model):
+            if layer["kind"] in ("InputLayer", "Flatten", "Reshape", "Cropping2D"):
                 continue
-            shape = layer.output.shape[1:]
-            act = getattr(layer, "activation", None)
-            rows.append({"name": layer.name, "kind": kind, "units": math.prod(shape),
-                         "shape": tuple(shape), "part": part,
-                         "activation": getattr(act, "__name__", None)})
+            shape = tuple(layer["shape"])
+            rows.append({"name": layer["name"], "kind": layer["kind"], "units": math.prod(shape),
+                         "shape": shape, "part": part, "activation": layer["activation"]})
     rows[-1]["part"] = "output"
     return rows
+
+
+def _layers(model):
+    """``{"name", "kind", "shape", "activation"}`` of every layer, nested models flattened; a NumPy
+    model (:class:`aereport.inference.Chain`) lists its own."""
+    if not hasattr(model, "get_config"):
+        yield from model.layers
+        return
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        else:
+            act = getattr(layer, "activation", None)
+            yield {"name": layer.name, "kind": type(layer).__name__, "shape": layer.output.shape[1:],
+                   "activation": getattr(act, "__name__", None)}
 

@@ -154,7 +154,7 @@ def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aerepo
     """
     if run_dir is None or layouts is None:
         return Report.open(run_dir, safe_mode)
-    from .callbacks import LayoutProgress
+    from .layouts import LayoutProgress
     from .store import Run
 
     names = list(dict.fromkeys(["ae", *layouts]))
@@ -187,7 +187,8 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
     >>> pn.extension()                                         # doctest: +SKIP
     >>> aereport.explore(x_test, y_test, encoder=enc, decoder=dec)  # doctest: +SKIP
     """
-    from .callbacks import LayoutProgress, ProgressBar
+    from .callbacks import ProgressBar
+    from .layouts import LayoutProgress
     from .layouts import LAYOUTS, model_version
     from .model import from_models
     from .state import prepare_run

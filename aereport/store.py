@@ -203,22 +203,34 @@ class Run:
     def has_model(self) -> bool:
         return (self.path / MODEL).is_file()
 
-    def load_autoencoder(self, safe_mode: bool = True):
+    def load_autoencoder(self, safe_mode: bool = True, numpy: bool = False):
         """The stacked model (compiled, with optimizer state) taken apart.
 
         Keras's safe mode is on: a model holding a ``Lambda`` layer would run Python code from
         the file, so it is refused unless ``safe_mode=False`` (CLI: ``--trust-model``).
 
+        ``numpy=True``: the same weights as :mod:`aereport.inference`'s NumPy models, for a
+        process that only runs the model (a report server: no TensorFlow import), when they can
+        run it; otherwise, and for training, Keras's.
+
         >>> Run("runs/mnist").load_autoencoder().latent_dim  # doctest: +SKIP
         2
         """
-        import keras
-
-        from .model import Autoencoder
-
         p = self.path / MODEL
         if not p.is_file():
             raise AEReportError(f"{self.path}: no trained model yet ({MODEL} missing); run `aereport train`")
+        if numpy:
+            from .inference import load_autoencoder
+
+            try:
+                ae = load_autoencoder(p)
+            except Exception:  # noqa: BLE001 - a damaged archive: Keras's loader below says what is wrong
+                ae = None
+            if ae is not None:
+                return ae
+        import keras
+
+        from .model import Autoencoder
         try:
             model = keras.models.load_model(p, safe_mode=safe_mode)
         except Exception as exc:  # Keras raises many types for bad archives; report one line

@@ -1,9 +1,10 @@
-"""Server-side cost of decoding one tap, by way of calling the Keras decoder.
+"""Server-side cost of decoding one tap: the Keras decoder called three ways, and the NumPy one.
 
     python benchmarks/decode_call.py --run runs/mnist70k
 
-Prints the median over 300 calls of: an eager call, ``predict_on_batch`` (what aereport uses),
-a ``tf.function``, and ``ReportState.decode_position`` (neighbour lookup included, on UMAP if cached).
+Prints the median over 300 calls of: Keras's eager call, ``predict_on_batch`` and a
+``tf.function``; the same weights as :mod:`aereport.inference`'s NumPy model (what a served report
+runs); and ``ReportState.decode_position`` (neighbour lookup included, on UMAP if cached).
 """
 from __future__ import annotations
 
@@ -32,13 +33,14 @@ def main():
     from aereport.state import ReportState
 
     state = ReportState.open(args.run)
-    dec = state.ae.decoder
+    dec = state.keras.decoder
     z = np.array([[1.0, 2.0]], np.float32)
     graph = tf.function(lambda z: dec(z, training=False),
                         input_signature=[tf.TensorSpec([1, state.ae.latent_dim], tf.float32)])
-    rows = {"eager decoder(z)": lambda: np.asarray(dec(z, training=False)),
-            "decoder.predict_on_batch(z)": lambda: np.asarray(dec.predict_on_batch(z)),
-            "tf.function": lambda: np.asarray(graph(z)),
+    rows = {"Keras: eager decoder(z)": lambda: np.asarray(dec(z, training=False)),
+            "Keras: decoder.predict_on_batch(z)": lambda: np.asarray(dec.predict_on_batch(z)),
+            "Keras: tf.function": lambda: np.asarray(graph(z)),
+            f"{type(state.ae.decoder).__name__} (the served decoder)": lambda: state.ae.decoder(z),
             "decode_position('ae', x, y)": lambda: state.decode_position("ae", 1.0, 2.0)}
     if "umap" in state.layouts:
         rows["decode_position('umap', x, y) (8-NN blend)"] = lambda: state.decode_position("umap", 1.0, 2.0)

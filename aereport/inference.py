@@ -1,0 +1,317 @@
+"""A run's saved Keras models run with NumPy, so a report server never imports TensorFlow.
+
+Importing TensorFlow takes 4-5 s of a server's start on two cores (BENCHMARKS.md, "Server cold
+start"), yet all a server runs of the model is small: the decoder for a tap, the encoder once
+per model. This module reads a ``.keras`` archive — its ``config.json`` and the weights in
+``model.weights.h5``, exactly as Keras saved them — and runs models that are chains of the
+layers in ``LAYERS`` with the settings Keras's own presets use. Anything else (another layer, a
+branching graph, a setting such as ``dilation_rate``) is left to Keras: :func:`load_autoencoder`
+returns None and the caller loads the file with Keras. Nothing here executes code from the file.
+
+>>> ae = load_autoencoder("runs/mnist/autoencoder.keras")               # doctest: +SKIP
+>>> ae.decoder.predict_on_batch(np.zeros((1, 2), np.float32)).shape     # doctest: +SKIP
+(1, 28, 28)
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import zipfile
+from typing import Callable
+
+import numpy as np
+
+from .model import Autoencoder
+
+
+def _sigmoid(x):
+    # exp of a large negative argument overflows to inf, whose reciprocal is the right 0.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softplus": lambda x: np.logaddexp(0, x),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),  # Keras's default negative_slope
+    "silu": lambda x: x * _sigmoid(x),
+    "swish": lambda x: x * _sigmoid(x),
+}
+
+
+class Unsupported(Exception):
+    """The model holds something this module does not run; Keras must load it."""
+
+
+def _activation(config: dict):
+    name = config.get("activation", "linear")
+    if name is None:
+        return "linear", ACTIVATIONS["linear"]
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise Unsupported(f"activation {name!r}")
+    return name, ACTIVATIONS[name]
+
+
+def _require(config: dict, **expected) -> None:
+    """Refuse settings this module does not implement (a silent wrong picture is worse than a slow start)."""
+    for key, value in expected.items():
+        got = config.get(key, value)
+        if (list(got) if isinstance(got, (list, tuple)) else got) != value:
+            raise Unsupported(f"{key}={got!r}")
+
+
+def _dense(config, weights):
+    _require(config, use_bias=True, quantization_config=None, lora_rank=None)
+    kernel, bias = weights
+    name, act = _activation(config)
+    return name, lambda x: act(np.matmul(x, kernel) + bias)
+
+
+def _conv_geometry(config) -> tuple[int, int, int, int, str]:
+    _require(config, data_format="channels_last", dilation_rate=[1, 1], groups=1, use_bias=True, lora_rank=None)
+    (kh, kw), (sh, sw) = config["kernel_size"], config["strides"]
+    if config["padding"] not in ("same", "valid"):
+        raise Unsupported(f"padding={config['padding']!r}")
+    return kh, kw, sh, sw, config["padding"]
+
+
+def _before(size_in: int, size_out: int, k: int, s: int, padding: str) -> int:
+    """Rows of zero padding before the input, as TensorFlow pads a 'same' convolution."""
+    return max((size_out - 1) * s + k - size_in, 0) // 2 if padding == "same" else 0
+
+
+def _conv2d(config, weights):
+    kh, kw, sh, sw, padding = _conv_geometry(config)
+    kernel, bias = weights  # (kh, kw, in, out)
+    name, act = _activation(config)
+
+    def call(x):
+        n, h, w, _ = x.shape
+        ho, wo = ((-(-h // sh), -(-w // sw)) if padding == "same" else ((h - kh) // sh + 1, (w - kw) // sw + 1))
+        top, left = _before(h, ho, kh, sh, padding), _before(w, wo, kw, sw, padding)
+        xp = np.zeros((n, max(h + top, (ho - 1) * sh + kh), max(w + left, (wo - 1) * sw + kw), x.shape[3]), x.dtype)
+        xp[:, top:top + h, left:left + w] = x
+        out = np.zeros((n, ho, wo, kernel.shape[3]), np.float32)
+        for a in range(kh):
+            for b in range(kw):
+                out += xp[:, a:a + (ho - 1) * sh + 1:sh, b:b + (wo - 1) * sw + 1:sw] @ kernel[a, b]
+        return act(out + bias)
+
+    return name, call
+
+
+def _conv2d_transpose(config, weights):
+    kh, kw, sh, sw, padding = _conv_geometry(config)
+    _require(config, output_padding=None)
+    kernel, bias = weights  # (kh, kw, out, in)
+    name, act = _activation(config)
+
+    def call(x):
+        n, h, w, _ = x.shape
+        # The gradient of the convolution that maps an ho×wo image to h×w.
+        ho, wo = ((h * sh, w * sw) if padding == "same" else (h * sh + max(kh - sh, 0), w * sw + max(kw - sw, 0)))
+        top, left = _before(ho, h, kh, sh, padding), _before(wo, w, kw, sw, padding)
+        full = np.zeros((n, max((h - 1) * sh + kh, top + ho), max((w - 1) * sw + kw, left + wo), kernel.shape[2]),
+                        np.float32)
+        for a in range(kh):
+            for b in range(kw):
+                full[:, a:a + (h - 1) * sh + 1:sh, b:b + (w - 1) * sw + 1:sw] += x @ kernel[a, b].T
+        return act(full[:, top:top + ho, left:left + wo] + bias)
+
+    return name, call
+
+
+def _batch_norm(config, weights):
+    _require(config, axis=-1, center=True, scale=True)
+    gamma, beta, mean, var = weights
+    scale = gamma / np.sqrt(var + np.float32(config.get("epsilon", 1e-3)))
+    return None, lambda x: (x - mean) * scale + beta
+
+
+def _reshape(config, weights):
+    shape = tuple(config["target_shape"])
+    return None, lambda x: x.reshape((len(x), *shape))
+
+
+def _cropping2d(config, weights):
+    _require(config, data_format="channels_last")
+    (t, b), (l, r) = config["cropping"]
+    return None, lambda x: x[:, t:x.shape[1] - b, l:x.shape[2] - r]
+
+
+def _activation_layer(config, weights):
+    return _activation(config)
+
+
+def _identity(config, weights):
+    return None, lambda x: x
+
+
+def _flatten(config, weights):
+    _require(config, data_format="channels_last")
+    return None, lambda x: x.reshape(len(x), -1)
+
+
+LAYERS = {
+    "Dense": _dense, "Conv2D": _conv2d, "Conv2DTranspose": _conv2d_transpose,
+    "BatchNormalization": _batch_norm, "Reshape": _reshape, "Flatten": _flatten,
+    "Cropping2D": _cropping2d, "Activation": _activation_layer, "Dropout": _identity,
+}
+
+
+def _snake(name: str) -> str:
+    """Keras's ``naming.to_snake_case``: the weights file names a layer by its class, not its name."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _weight_keys(layers: list[dict]) -> list[str]:
+    """Each layer's group in ``model.weights.h5``: its class in snake case, numbered on repeats
+    in the order of the model's layers (Keras's ``saving_lib._save_container_state``)."""
+    used: dict[str, int] = {}
+    keys = []
+    for layer in layers:
+        name = _snake(layer["class_name"])
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        keys.append(name)
+    return keys
+
+
+class Chain:
+    """A functional model whose layers each feed the next, run with NumPy.
+
+    Offers what a report server calls on a Keras model: calling it, ``predict_on_batch``,
+    ``get_weights``/``set_weights``, ``count_params``, ``input_shape``/``output_shape``.
+    """
+
+    def __init__(self, config: dict, group):
+        layers = config["layers"]
+        if not layers or layers[0]["class_name"] != "InputLayer":
+            raise Unsupported("a model that does not start with its input")
+        for prev, layer in zip(layers, layers[1:]):
+            nodes = layer.get("inbound_nodes") or []
+            args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
+            history = (args[0].get("config", {}).get("keras_history")
+                       if len(args) == 1 and isinstance(args[0], dict) else None)
+            # mask=None and training=False change nothing at inference; any other keyword might.
+            extra = [v for v in (nodes[0].get("kwargs") or {}).values() if v not in (None, False)] if nodes else []
+            if not history or history[0] != prev["name"] or extra:
+                raise Unsupported(f"layer {layer['name']!r} is not fed by the layer before it")
+        outputs = config.get("output_layers") or [None]
+        outputs = [outputs] if isinstance(outputs[0], str) else outputs  # one output: a bare triple
+        if len(outputs) != 1 or not outputs[0] or outputs[0][0] != layers[-1]["name"]:
+            raise Unsupported("a model whose output is not its last layer")
+        self.name = config["name"]
+        shape = layers[0]["config"].get("batch_shape") or layers[0]["config"].get("batch_input_shape")
+        self.input_shape = tuple(shape)
+        self.layers: list[dict] = []
+        for layer, key in zip(layers[1:], _weight_keys(layers)[1:]):
+            build = LAYERS.get(layer["class_name"])
+            if build is None or layer.get("module") not in (None, "keras.layers"):
+                raise Unsupported(f"layer class {layer['class_name']!r}")
+            vars_ = group["layers"][key]["vars"] if key in group["layers"] else {}
+            weights = [np.asarray(vars_[str(i)], np.float32) for i in range(len(vars_))]
+            activation, call = build(layer["config"], weights)
+            self.layers.append({"name": layer["name"], "kind": layer["class_name"], "config": layer["config"],
+                                "activation": activation, "call": call, "weights": weights})
+        x = np.zeros((1, *self.input_shape[1:]), np.float32)
+        for layer in self.layers:  # one pass on zeros: every layer's output shape, and a check it runs
+            x = layer["call"](x)
+            layer["shape"] = tuple(x.shape[1:])
+        self.output_shape = (None, *x.shape[1:])
+
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        for layer in self.layers:
+            x = layer["call"](x)
+        return x.astype(np.float32, copy=False)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        return self(x)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer["weights"]]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Rebuild every layer over new weights (Keras's order: layer by layer)."""
+        weights = list(weights)
+        for layer in self.layers:
+            new = [np.asarray(weights.pop(0), np.float32) for _ in layer["weights"]]
+            layer["activation"], layer["call"] = LAYERS[layer["kind"]](layer["config"], new)
+            layer["weights"] = new
+
+    def count_params(self) -> int:
+        return sum(w.size for w in self.get_weights())
+
+
+class Stacked:
+    """``decoder(encoder(x))``, as the run's stacked ``autoencoder`` model."""
+
+    def __init__(self, encoder: Chain, decoder: Chain):
+        self.encoder, self.decoder = encoder, decoder
+        self.input_shape, self.output_shape = encoder.input_shape, decoder.output_shape
+
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        return self.decoder(self.encoder(x))
+
+    predict_on_batch = __call__
+
+    def get_weights(self) -> list[np.ndarray]:
+        return self.encoder.get_weights() + self.decoder.get_weights()
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        n = len(self.encoder.get_weights())
+        self.encoder.set_weights(weights[:n])
+        self.decoder.set_weights(weights[n:])
+
+    def count_params(self) -> int:
+        return self.encoder.count_params() + self.decoder.count_params()
+
+
+def load_autoencoder(path: str | os.PathLike) -> Autoencoder | None:
+    """The stacked autoencoder saved at ``path`` (a ``.keras`` file) as NumPy models, or None
+    when it holds something only Keras can run.
+
+    Raises ``OSError``/``KeyError``/``ValueError`` for a file that is no readable Keras archive
+    (the caller lets Keras load it and report the error in its words).
+
+    >>> load_autoencoder("runs/mnist/autoencoder.keras").latent_dim  # doctest: +SKIP
+    2
+    """
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        with archive.open("model.weights.h5") as raw, h5py.File(raw, "r") as weights:
+            try:
+                return _autoencoder(config, weights)
+            except Unsupported:
+                return None
+
+
+def _autoencoder(config: dict, weights) -> Autoencoder:
+    if config.get("class_name") != "Functional":
+        raise Unsupported(f"model class {config.get('class_name')!r}")
+    layers = config["config"]["layers"]
+    parts = {}
+    for layer, key in zip(layers, _weight_keys(layers)):
+        if layer["class_name"] == "Functional" and layer["name"] in ("encoder", "decoder"):
+            parts[layer["name"]] = Chain(layer["config"], weights["layers"][key])
+    if set(parts) != {"encoder", "decoder"} or len(layers) != 3:
+        raise Unsupported("not an input, an encoder and a decoder")
+    encoder, decoder = parts["encoder"], parts["decoder"]
+    if len(encoder.output_shape) != 2 or decoder.input_shape[1:] != encoder.output_shape[1:] \
+            or math.prod(decoder.output_shape[1:]) != math.prod(encoder.input_shape[1:]):
+        raise Unsupported("encoder and decoder do not fit together")
+    return Autoencoder(encoder, decoder, Stacked(encoder, decoder))

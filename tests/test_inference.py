@@ -1,0 +1,126 @@
+"""aereport.inference: the served process's NumPy models give Keras's outputs, or step aside for Keras."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from aereport.inference import Chain, load_autoencoder
+from aereport.layouts import model_version
+from aereport.model import architecture, build_autoencoder, from_models
+
+
+def _perturbed(ae, seed=0):
+    """Non-zero biases and off-initial kernels, so a swapped or ignored weight shows."""
+    rng = np.random.default_rng(seed)
+    ae.model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in ae.model.get_weights()])
+    return ae
+
+
+@pytest.mark.parametrize("shape, preset, options", [
+    ((28, 28), "dense", {}),
+    ((28, 28), "seed", {}),
+    ((28, 28), "dense", {"latent_dim": 16, "n_layers": 3}),
+    ((28, 28), "conv", {"n_layers": 2}),
+    ((109, 89, 3), "conv", {"n_layers": 3}),  # the face app's model: odd sizes, cropped back
+    ((13, 7, 3), "conv", {"n_layers": 2, "latent_dim": 5}),
+])
+def test_numpy_models_match_keras(tmp_path, mnist_small, shape, preset, options):
+    ae = _perturbed(build_autoencoder(shape, preset=preset, **options))
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    assert isinstance(ours.decoder, Chain)
+    if shape == (28, 28):
+        x = mnist_small.images[:64]
+    else:
+        x = np.random.default_rng(1).random((16, *shape), dtype=np.float32)
+    z = np.asarray(ae.encoder.predict_on_batch(x))
+    np.testing.assert_allclose(ours.encoder(x), z, atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(ours.decoder.predict_on_batch(z), ae.decoder.predict_on_batch(z), atol=2e-6)
+    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=2e-6)
+    # Far codes too: Keras's picture, not NaN (at 1e4 float32 rounding alone moves a
+    # logit near 0 by 1e-3, in either implementation).
+    far = np.array([[50] * ours.latent_dim, [1e4] * ours.latent_dim, [-1e4] * ours.latent_dim], np.float32)
+    far_images = ours.decoder(far)
+    assert np.isfinite(far_images).all()
+    np.testing.assert_allclose(far_images, ae.decoder.predict_on_batch(far), atol=1e-3, rtol=1e-4)
+    assert (ours.latent_dim, ours.img_shape) == (ae.latent_dim, ae.img_shape)
+    assert model_version(ours) == model_version(ae)  # the layouts cache keys agree
+    assert architecture(ours) == architecture(ae)
+    assert ours.model.count_params() == ae.model.count_params()
+
+
+def test_set_weights_after_training_in_another_process(tmp_path):
+    """The server takes the training process's weights (Keras's order) into its NumPy models."""
+    ae = build_autoencoder((28, 28), preset="conv", n_layers=2)
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    _perturbed(ae, seed=3)
+    ours.model.set_weights(ae.model.get_weights())
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    np.testing.assert_allclose(ours.decoder(z), ae.decoder.predict_on_batch(z), atol=2e-6)
+    assert model_version(ours) == model_version(ae)
+
+
+def _saved(tmp_path, encoder, decoder, shape=(28, 28)):
+    ae = from_models(encoder, decoder, shape)
+    ae.model.save(tmp_path / "autoencoder.keras")
+    return load_autoencoder(tmp_path / "autoencoder.keras")
+
+
+def test_layers_and_settings_it_does_not_run_are_left_to_keras(tmp_path):
+    dense_decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(784, activation="sigmoid")])
+    with_layer = lambda layer: keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), layer,  # noqa: E731
+                                                  keras.layers.Dense(2)])
+    # A layer class it does not know; an activation it does not know; a setting it does not implement.
+    assert _saved(tmp_path, with_layer(keras.layers.LayerNormalization()), dense_decoder) is None
+    assert _saved(tmp_path, with_layer(keras.layers.Dense(8, activation="hard_sigmoid")), dense_decoder) is None
+    assert _saved(tmp_path, with_layer(keras.layers.Dense(8, use_bias=False)), dense_decoder) is None
+    dilated = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, dilation_rate=2),
+                                keras.layers.Flatten(), keras.layers.Dense(2)])
+    assert _saved(tmp_path, dilated, dense_decoder, (28, 28, 1)) is None
+    # A branching graph (a skip connection) is no chain.
+    x = inputs = keras.Input((28, 28))
+    flat = keras.layers.Flatten()(x)
+    x = keras.layers.Add()([keras.layers.Dense(784)(flat), flat])
+    branching = keras.Model(inputs, keras.layers.Dense(2)(x))
+    assert _saved(tmp_path, branching, dense_decoder) is None
+
+
+def test_the_layers_it_runs_beyond_the_presets(tmp_path, mnist_small):
+    encoder = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 5, strides=(2, 1), padding="valid"),
+                                keras.layers.BatchNormalization(), keras.layers.Activation("tanh"),
+                                keras.layers.Dropout(0.3), keras.layers.Flatten(),
+                                keras.layers.Dense(16, activation="elu"), keras.layers.Dense(3, activation="softplus")])
+    decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(7 * 7 * 4, activation="leaky_relu"),
+                                keras.layers.Reshape((7, 7, 4)),
+                                keras.layers.Conv2DTranspose(4, 4, strides=4, padding="valid", activation="silu"),
+                                keras.layers.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")])
+    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    x = mnist_small.images[:32]
+    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+
+
+def test_a_served_run_never_imports_tensorflow(trained_run):
+    """Opening a run, building the report and decoding on every layout: no TensorFlow import
+    (4-5 s of a server's start); the export, which writes TF.js, still reads the Keras model."""
+    code = f"""
+import sys
+from aereport.report import Report
+from aereport.state import ReportState
+state = ReportState.open({str(trained_run)!r})
+Report(state=state).__panel__()
+for layout in state.layouts:
+    state.decode_position(layout, 0.5, -0.5)
+state.sample(0)
+assert "tensorflow" not in sys.modules and "keras" not in sys.modules, "TensorFlow was imported"
+assert type(state.keras.decoder).__name__ == "Functional" and "tensorflow" in sys.modules
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
