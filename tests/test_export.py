@@ -183,16 +183,17 @@ COORDS = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name ==
 MODEL_TEXT = """(name) => { for (const m of Bokeh.documents[0].all_models) if (m.name == name) return m.text; }"""
 
 
-def drawn(q: dict, bounds, ranges, shape, codes, allowed, words) -> dict[int, int]:
+def drawn(q: dict, bounds, ranges, shape, codes, allowed, words, shown: int | None = None) -> dict[int, int]:
     """What the page draws for a label filter: {pixel: RGBA word} of every allowed point at its
-    16-bit position (the page's float64 arithmetic, step for step), 2×2 pixels below 20,000 points."""
+    16-bit position (the page's float64 arithmetic, step for step), 2×2 pixels below 20,000 points
+    (``shown`` of them, if not all of these are drawn)."""
     (b0, b1, b2, b3), (x0, x1, y0, y1), (h, w) = bounds, ranges, shape
     sx, ox = (b2 - b0) * (1 / 65535) / (x1 - x0) * w, (b0 - x0) / (x1 - x0) * w
     sy, oy = (b3 - b1) * (1 / 65535) / (y1 - y0) * h, (b1 - y0) / (y1 - y0) * h
     keep = np.flatnonzero(np.isin(codes, allowed))
     u = np.floor(q["x"][keep] * sx + ox).astype(int)
     v = np.floor(q["y"][keep] * sy + oy).astype(int)
-    dot = 2 if len(keep) < 20_000 else 1
+    dot = 2 if (len(keep) if shown is None else shown) < 20_000 else 1
     out = {}
     for i in np.flatnonzero((u >= 0) & (v >= 0) & (u <= w - dot) & (v <= h - dot)):
         for a in range(dot):
@@ -287,6 +288,101 @@ def test_offline_label_filter_and_hover(exported, browser, trained_run):
         visible = page.evaluate("""() => [...Bokeh.documents[0].all_models].filter((m) => m.type == 'GlyphRenderer'
             && m.name && m.name.startsWith('raster-') && m.visible).map((m) => m.name)""")
         assert visible == ["raster-umap"]
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+SELECTION = """() => { for (const m of Bokeh.documents[0].all_models) if (m._aereport && m._aereport.switchTo) {
+  const e = m._aereport;
+  return {picked: e.picked(), grid: e.gridShown ?? null, geometry: e.lastGeometry ?? null}; } }"""
+
+
+def lit(q: dict, bounds, ranges, shape, codes, allowed, selected, words, veiled) -> dict[int, int]:
+    """What the page draws for a selection: :func:`drawn` of the unselected shown samples in their
+    veiled colors, then the selected ones over them in their own."""
+    shown = int(np.isin(codes, allowed).sum())
+    out = drawn(q, bounds, ranges, shape, np.where(selected, -1, codes), allowed, veiled, shown)
+    out.update(drawn(q, bounds, ranges, shape, np.where(selected, codes, -1), allowed, words, shown))
+    return out
+
+
+def test_offline_box_selection_follows_the_samples_to_every_layout(exported, browser, trained_run):
+    """With no server: a box on one layout selects the samples inside it, lights them (the rest
+    veiled) on every layout the buttons switch to, shows them as the decoder draws them, and the
+    label filter and the clear button act on the selection."""
+    from aereport.views.static import GRID_ACROSS, _veiled
+    from aereport.views.transition import abgr
+
+    run = Run(trained_run)
+    dataset = dataset_for(run)
+    codes, colors = dataset.labels, list(color_key(dataset).values())
+    words, veiled = abgr(colors), abgr([_veiled(c) for c in colors])
+    every = list(range(len(colors)))
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        page.evaluate("""() => { for (const m of Bokeh.documents[0].all_models)
+                                   if (m.type == 'BoxSelectTool') m.active = true; }""")
+        page.mouse.move(500, 400)
+        explorer = wait_for(page, lambda: page.evaluate(EXPLORER))
+        x, y, w, h = explorer["frame"]
+        page.mouse.move(x + w * 0.35, y + h * 0.3)
+        page.mouse.down()
+        page.mouse.move(x + w * 0.6, y + h * 0.65, steps=8)
+        page.mouse.up()
+        sel = wait_for(page, lambda: (s := page.evaluate(SELECTION)) and s["grid"] is not None and s)
+        # The samples inside the box the page received, by its own arithmetic on the 16-bit positions.
+        fractions = {k: np.asarray(v, np.int64) for k, v in page.evaluate(COORDS).items()}
+        x0, x1, y0, y1 = page.evaluate(RANGES, "raster-ae")
+        b = (x0, y0, x1, y1)
+        px = b[0] + fractions["ae_x"] * (1 / 65535) * (b[2] - b[0])
+        py = b[1] + fractions["ae_y"] * (1 / 65535) * (b[3] - b[1])
+        g = sel["geometry"]
+        inside = ((px >= min(g["x0"], g["x1"])) & (px <= max(g["x0"], g["x1"]))
+                  & (py >= min(g["y0"], g["y1"])) & (py <= max(g["y0"], g["y1"])))
+        assert 20 < inside.sum() < len(codes) // 2
+        assert sel["picked"] == np.flatnonzero(inside).tolist()
+        shown = page.evaluate(EXPLORER)
+        assert shown["canvas"] and dict(zip(shown["idx"], shown["col"])) == lit(
+            {"x": fractions["ae_x"], "y": fractions["ae_y"]}, b, shown["ranges"], shown["shape"], codes, every,
+            inside, words, veiled)
+        n = int(inside.sum())
+        assert page.evaluate(MODEL_TEXT, "selection-label").startswith(f"{n:,} selected")
+
+        # The grid: up to 100 of them, evenly spaced, each as the decoder draws it at its latent code.
+        picked = np.flatnonzero(inside)
+        take = min(n, 100)
+        assert sel["grid"] == picked[np.round(np.arange(take) * (n - 1) / max(take - 1, 1)).astype(int)].tolist()
+        data = page.evaluate(READ, "selection-grid")
+        grid = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
+        decoder = run.load_autoencoder().decoder
+        th, tw = dataset.image_shape
+        for t in (0, take - 1):
+            tile = grid[(t // GRID_ACROSS) * th:(t // GRID_ACROSS + 1) * th, (t % GRID_ACROSS) * tw:(t % GRID_ACROSS + 1) * tw]
+            k = sel["grid"][t]
+            np.testing.assert_allclose(tile, decode_at(decoder, px[k], py[k]), atol=1e-5)
+
+        # Switched to t-SNE, the same samples are lit where t-SNE has them.
+        page.get_by_role("button", name="t-SNE").click()
+        wait_for(page, lambda: page.evaluate("() => window.aereportTransitions['layout-transition'].done"))
+        tsne = wait_for(page, lambda: (e := page.evaluate(EXPLORER)) and e["shown"] == list(LAYOUT_TITLES).index("tsne") and e)
+        x0, x1, y0, y1 = tsne["ranges"]
+        assert dict(zip(tsne["idx"], tsne["col"])) == lit(
+            {"x": fractions["tsne_x"], "y": fractions["tsne_y"]}, (x0, y0, x1, y1), tsne["ranges"], tsne["shape"],
+            codes, every, inside, words, veiled)
+
+        # The label filter hides one digit of the selection, and the grid loses it.
+        digit = int(codes[sel["grid"][0]])
+        page.get_by_role("button", name=dataset.label_text(digit), exact=True).click()
+        kept = inside & (codes != digit)
+        wait_for(page, lambda: page.evaluate(SELECTION)["picked"] == np.flatnonzero(kept).tolist())
+        wait_for(page, lambda: digit not in codes[page.evaluate(SELECTION)["grid"]])
+        page.get_by_role("button", name=dataset.label_text(digit), exact=True).click()
+
+        # Cleared, the Datashader raster is back.
+        page.get_by_role("button", name="Clear selection").click()
+        wait_for(page, lambda: not page.evaluate(EXPLORER)["canvas"])
+        assert page.evaluate(SELECTION)["picked"] == []
         assert blocked == [] and errors == []
     finally:
         context.close()

@@ -238,18 +238,21 @@ def image_source_data(pixels: np.ndarray) -> dict:
     return {"image": [np.flipud(rgba).copy().view(np.uint32)[:, :, 0]]}
 
 
-def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 260):
+def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 260,
+                 size: tuple[int, int] | None = None):
     """A plain Bokeh figure showing ``pixels`` (H×W gray or H×W×3 RGB in [0, 1]) and its source.
 
     For images that change on every tap or drag: rewriting ``source.data`` sends only the pixels,
     where a HoloViews element would re-render the whole plot (measured: 65 ms vs 2 ms a tap).
+    ``size``: the (H, W) the figure is laid out for, when ``pixels`` is a placeholder the page
+    replaces (a document need not carry a large blank image).
 
     >>> fig, source = image_figure(np.zeros((28, 28)), "decoded-image")
     """
     from bokeh.models import ColumnDataSource, Range1d
     from bokeh.plotting import figure
 
-    h, w = pixels.shape[:2]
+    h, w = size or pixels.shape[:2]
     fig = figure(width=width, height=round(width * h / w), title=title, toolbar_location=None,
                  x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
     fig.axis.visible = False

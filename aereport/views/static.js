@@ -26,27 +26,42 @@
       z.push((1 - ty) * ((1 - tx) * at(i, j, k) + tx * at(i, j + 1, k)) + ty * ((1 - tx) * at(i + 1, j, k) + tx * at(i + 1, j + 1, k)));
     return z;
   }
-  async function decode(x, y, source) {
+  async function predict(codes) {
+    // The decoder's images for a batch of codes: their values, image after image, and one's shape.
     const m = await load();
-    const out = tf.tidy(() => m.predict(tf.tensor2d([code(x, y)])));
-    const values = await out.data();
-    const shape = out.shape.slice(1);
+    const out = tf.tidy(() => m.predict(tf.tensor2d(codes)));
+    const values = await out.data(), shape = out.shape.slice(1);
     out.dispose();
-    const h = shape[0], w = shape[1], img = source.data.image[0];
-    // Bokeh draws row 0 at the bottom: write the decoder's rows bottom-up, in place.
-    if (shape.length === 2) {
-      for (let r = 0; r < h; r++)
-        for (let c = 0; c < w; c++) img[(h - 1 - r) * w + c] = values[r * w + c];
-    } else {
-      const bytes = new Uint8Array(img.buffer, img.byteOffset, img.byteLength);
+    return { values, shape };
+  }
+
+  function paint(source, values, shape, tiles = 1, across = 1, from = 0) {
+    // Images ``from``.. of ``values`` into the source's image as a grid ``across`` tiles wide (blank
+    // tiles white); Bokeh draws row 0 at the bottom, so rows go in bottom-up, in place.
+    const h = shape[0], w = shape[1], ch = shape.length === 2 ? 1 : 3;
+    const W = w * across, H = h * Math.ceil(tiles / across), size = h * w * ch, count = values.length / size;
+    let img = source.data.image[0];
+    if (img.length !== H * W) {  // the document's placeholder: an image of the grid's size, the same array type
+      img = new img.constructor(new ArrayBuffer(H * W * img.BYTES_PER_ELEMENT), [H, W]);
+      source.data = { ...source.data, image: [img] };
+    }
+    const bytes = ch === 3 ? new Uint8Array(img.buffer, img.byteOffset, img.byteLength) : null;
+    for (let t = 0; t < tiles; t++) {
+      const oy = Math.floor(t / across) * h, ox = (t % across) * w, have = from + t < count;
       for (let r = 0; r < h; r++)
         for (let c = 0; c < w; c++) {
-          const o = ((h - 1 - r) * w + c) * 4, i = (r * w + c) * 3;
-          for (let k = 0; k < 3; k++) bytes[o + k] = Math.round(Math.min(1, Math.max(0, values[i + k])) * 255);
-          bytes[o + 3] = 255;
+          const at = (H - 1 - oy - r) * W + ox + c, i = (from + t) * size + (r * w + c) * ch;
+          if (ch === 1) { img[at] = have ? values[i] : 1; continue; }
+          for (let k = 0; k < 3; k++) bytes[at * 4 + k] = have ? Math.round(Math.min(1, Math.max(0, values[i + k])) * 255) : 255;
+          bytes[at * 4 + 3] = 255;
         }
     }
     source.change.emit();
+  }
+
+  async function decode(x, y, source) {
+    const { values, shape } = await predict([code(x, y)]);
+    paint(source, values, shape);
     window.aereport.last = { x, y, values: Array.from(values) };
     return values;
   }
@@ -59,7 +74,7 @@
   function explorer(a) {
     if (a.fig._aereport) return a.fig._aereport;
     const d = a.coords.data, n = d.c.length, xr = a.fig.x_range, yr = a.fig.y_range;
-    const e = a.fig._aereport = { shown: 0, allowed: null, hovered: -1, grids: {}, drawn: null };
+    const e = a.fig._aereport = { shown: 0, allowed: null, selected: null, hovered: -1, grids: {}, drawn: null };
     const keep = (k) => e.allowed === null || e.allowed[d.c[k]] === 1;
     const cols = (i) => [d[a.names[i] + "_x"], d[a.names[i] + "_y"], a.bounds[i]];
 
@@ -97,14 +112,65 @@
       if (e.hovered >= 0 && !keep(e.hovered)) { e.hovered = -1; a.marker.data = { x: [], y: [] }; }
       e.showRaster();
       e.draw();
+      if (e.selected !== null) e.showGrid();
     };
-    e.showRaster = () => a.rasters.forEach((r, k) => { r.visible = k === e.shown && e.allowed === null; });
+    e.showRaster = () => a.rasters.forEach((r, k) => { r.visible = k === e.shown && e.allowed === null && e.selected === null; });
+
+    e.select = (g) => {
+      // A box or lasso on the shown layout picks samples; they stay picked through switches and
+      // filters (which only hide them), and the other layouts show where they lie.
+      const [xs, ys, b] = cols(e.shown), sel = new Uint8Array(n);
+      const X = (k) => b[0] + xs[k] * Q * (b[2] - b[0]), Y = (k) => b[1] + ys[k] * Q * (b[3] - b[1]);
+      if (g.type === "rect") {
+        const x0 = Math.min(g.x0, g.x1), x1 = Math.max(g.x0, g.x1), y0 = Math.min(g.y0, g.y1), y1 = Math.max(g.y0, g.y1);
+        for (let k = 0; k < n; k++) { const x = X(k), y = Y(k); sel[k] = x >= x0 && x <= x1 && y >= y0 && y <= y1; }
+      } else if (g.type === "poly") {  // even-odd rule, as aereport.selection.in_polygon
+        const px = g.x, py = g.y, m = px.length;
+        for (let k = 0; k < n; k++) {
+          const x = X(k), y = Y(k);
+          let inside = 0;
+          for (let i = 0, j = m - 1; i < m; j = i++)
+            if ((py[i] > y) !== (py[j] > y) && x < (px[j] - px[i]) * (y - py[i]) / (py[j] - py[i]) + px[i]) inside ^= 1;
+          sel[k] = inside;
+        }
+      } else return;
+      e.selected = sel;
+      e.lastGeometry = g;
+      e.refresh();
+    };
+    e.clear = () => { e.selected = null; e.refresh(); };
+    e.refresh = () => { e.showRaster(); e.draw(); e.showGrid(); };
+
+    e.picked = () => {
+      const idx = [];
+      if (e.selected !== null) for (let k = 0; k < n; k++) if (e.selected[k] && keep(k)) idx.push(k);
+      return idx;
+    };
+    let gridBusy = null, gridAgain = false;  // one batch decode at a time; the latest selection wins
+    e.showGrid = () => {
+      if (gridBusy) { gridAgain = true; return gridBusy; }
+      const idx = e.picked(), m = idx.length, take = Math.min(m, a.grid_max), shown = [];
+      for (let t = 0; t < take; t++) shown.push(idx[take > 1 ? Math.round(t * (m - 1) / (take - 1)) : 0]);
+      const [ax, ay, b] = cols(a.ae);  // each sample's place on the latent plane: its code there
+      const codes = shown.map((k) => code(b[0] + ax[k] * Q * (b[2] - b[0]), b[1] + ay[k] * Q * (b[3] - b[1])));
+      a.grid_label.text = e.selected === null ? "drag a box (or the lasso) over points to select them"
+        : `${m.toLocaleString("en")} selected` + (m ? `; ${take < m ? `${take} of them, evenly spaced,` : "they"} as the decoder draws them from their latent codes` : "");
+      const done = (values, shape) => {
+        paint(a.grid, values, shape, a.grid_max, a.grid_across);
+        e.gridShown = shown;
+        gridBusy = null;
+        if (gridAgain) { gridAgain = false; e.showGrid(); }
+      };
+      gridBusy = take ? predict(codes).then(({ values, shape }) => done(values, shape))
+                      : Promise.resolve().then(() => done(new Float32Array(0), a.image_shape));
+      return gridBusy;
+    };
 
     e.draw = () => {
       const view = Bokeh.index.find_one(a.fig);
       if (view == null) return;
       const canvas = e.canvas || (e.canvas = document.createElement("canvas"));
-      if (e.allowed === null) { canvas.style.display = "none"; e.drawn = null; return; }
+      if (e.allowed === null && e.selected === null) { canvas.style.display = "none"; e.drawn = null; return; }
       const layer = view.canvas_view.overlays_el;
       if (canvas.parentNode !== layer) layer.prepend(canvas);  // under the transition's canvas
       const box = view.frame.bbox, W = Math.max(1, Math.round(box.width)), H = Math.max(1, Math.round(box.height));
@@ -120,13 +186,16 @@
       let m = 0;
       for (let k = 0; k < n; k++) m += keep(k);
       const dot = m < 20000 ? 2 : 1;  // as the transition: sparse points stay visible
-      for (let k = 0; k < n; k++) {
-        if (!keep(k)) continue;
-        const x = Math.floor(xs[k] * sx + ox), y = Math.floor(ys[k] * sy + oy);
-        if (x < 0 || y < 0 || x > W - dot || y > H - dot) continue;
-        const col = a.palette[d.c[k]];
-        for (let p = 0; p < dot; p++) for (let q = 0; q < dot; q++) px[(H - 1 - y - p) * W + x + q] = col;
-      }
+      // With a selection, the rest are drawn first in their colors under a veil, the selection over them.
+      const sel = e.selected, passes = sel === null ? [null] : [0, 1];
+      for (const pass of passes)
+        for (let k = 0; k < n; k++) {
+          if (!keep(k) || (pass !== null && sel[k] !== pass)) continue;
+          const x = Math.floor(xs[k] * sx + ox), y = Math.floor(ys[k] * sy + oy);
+          if (x < 0 || y < 0 || x > W - dot || y > H - dot) continue;
+          const col = (pass === 0 ? a.veiled : a.palette)[d.c[k]];
+          for (let p = 0; p < dot; p++) for (let q = 0; q < dot; q++) px[(H - 1 - y - p) * W + x + q] = col;
+        }
       ctx.putImageData(img, 0, 0);
       e.drawn = { n: m, dot, pixels: px, shape: [H, W] };
     };

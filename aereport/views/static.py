@@ -12,16 +12,18 @@ import holoviews as hv
 import numpy as np
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
-from bokeh.models import (CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Legend, LegendItem, RadioButtonGroup,
-                          Range1d, TabPanel, Tabs)
+from bokeh.models import (Button, CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Legend, LegendItem,
+                          RadioButtonGroup, Range1d, TabPanel, Tabs)
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
 from ..export import RASTER_PX, raster
 from ..layouts import LAYOUT_TITLES
 from ..model import decode_at, reconstruct
+from ..sprites import VEIL
 from ..state import ReportState, field_at
 from ._elements import HOVER_PX, categories, color_key, image_figure
+from .explore import GRID_MAX
 from .training import architecture_diagram, loss_curve
 from .transition import abgr, add_transition
 
@@ -49,7 +51,7 @@ def _fractions(state: ReportState, names: list[str], bounds: list) -> dict[str, 
 
 def _embeddings(state: ReportState, rasters: dict):
     titles = [n for n in LAYOUT_TITLES if n in rasters]
-    fig = figure(sizing_mode="stretch_width", height=620, tools="pan,wheel_zoom,box_zoom,reset,save",
+    fig = figure(sizing_mode="stretch_width", height=620, tools="pan,wheel_zoom,box_zoom,box_select,lasso_select,reset,save",
                  active_scroll="wheel_zoom", x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                  match_aspect=False)
     renderers, bounds = [], []
@@ -73,13 +75,24 @@ def _embeddings(state: ReportState, rasters: dict):
     image_fig, image = image_figure(np.ones(state.dataset.image_shape, np.float32), "hover-image", width=160)
     image_fig.title.text = "its reconstruction" if state.direct else "decoded at its place on the latent plane"
     label = Div(text="hover over a point", render_as_text=True, name="hover-label", width=160)
+    # The selection's grid: the page holds no images, so it shows what the decoder draws from
+    # each selected sample's latent code (its reconstruction, on a 2-D latent plane).
+    shape = state.dataset.image_shape
+    grid_fig, grid = image_figure(np.ones((1, 1, *shape[2:])), "selection-grid", width=560,
+                                  size=(shape[0] * -(-GRID_MAX // GRID_ACROSS), shape[1] * GRID_ACROSS))
+    grid_label = Div(text="drag a box (or the lasso) over points to select them", render_as_text=True,
+                     name="selection-label", width=560)
+    clear = Button(label="Clear selection", name="clear-selection", width=140)
     args = dict(fig=fig, coords=ColumnDataSource(_fractions(state, titles, bounds), name="layout-coords"),
                 bounds=bounds, names=titles, rasters=renderers, points=add_transition(fig, list(key.values())),
-                palette=abgr(list(key.values())), labels=list(key), marker=marker, image=image, label=label,
-                hover_px=HOVER_PX, ae=titles.index("ae"))
+                palette=abgr(list(key.values())), veiled=abgr([_veiled(c) for c in key.values()]), labels=list(key),
+                marker=marker, image=image, label=label, hover_px=HOVER_PX, ae=titles.index("ae"), grid=grid,
+                grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS, image_shape=list(shape))
     explorer = "window.aereport.explorer({%s})" % ", ".join(args)
     buttons.js_on_change("active", CustomJS(args=args, code=explorer + ".switchTo(cb_obj.active);"))
     fig.js_on_event("mousemove", CustomJS(args=args, code=explorer + ".hover(cb_obj.x, cb_obj.y);"))
+    fig.js_on_event("selectiongeometry", CustomJS(args=args, code="if (cb_obj.final) " + explorer + ".select(cb_obj.geometry);"))
+    clear.js_on_event("button_click", CustomJS(args=args, code=explorer + ".clear();"))
     for r in (fig.x_range, fig.y_range):
         r.js_on_change("start", CustomJS(args=args, code=explorer + ".schedule();"))
         r.js_on_change("end", CustomJS(args=args, code=explorer + ".schedule();"))
@@ -91,7 +104,17 @@ def _embeddings(state: ReportState, rasters: dict):
     note = Div(text=f"{len(state.dataset):,} images of <b>{html.escape(state.dataset.name)}</b>, "
                     f"rendered by Datashader at {RASTER_PX}×{RASTER_PX} px; scroll to zoom.")
     hover = column(image_fig, label, width=180)
-    return column(row(*controls, note), row(fig, hover, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+    return column(row(*controls, note), row(fig, hover, sizing_mode="stretch_width"),
+                  row(grid_fig, column(grid_label, clear)), sizing_mode="stretch_width")
+
+
+GRID_ACROSS = 10  # images per row of the selection's grid
+
+
+def _veiled(color: str) -> str:
+    """``color`` under the served views' white veil (alpha ``VEIL``), as one opaque color."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * VEIL / 255):02x}" for c in rgb)
 
 
 def _decoder(state: ReportState, rasters: dict, field: dict | None):
