@@ -21,7 +21,8 @@ def launch(playwright):
 def serving(run: str, port: int, log=subprocess.DEVNULL):
     """`aereport serve --run RUN` on ``port`` while the block runs; yields the server process,
     with ``ready_s``: the seconds from its start until it listened."""
-    exe = Path(sys.executable).with_name("aereport")
+    # $AEREPORT_EXE: another version's command (another checkout's), to measure two side by side
+    exe = os.environ.get("AEREPORT_EXE") or Path(sys.executable).with_name("aereport")
     start = time.perf_counter()
     server = subprocess.Popen([str(exe), "serve", "--run", run, "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else log,

@@ -22,7 +22,8 @@ import numpy as np
 
 
 def start_once(run: str, port: int, layouts: str = "", visit_after: float = 0.0) -> tuple[float, float, float]:
-    exe = Path(sys.executable).with_name("aereport")
+    # $AEREPORT_EXE: another version's command (another checkout's), to measure two side by side
+    exe = os.environ.get("AEREPORT_EXE") or Path(sys.executable).with_name("aereport")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     t0 = time.perf_counter()
     extra = ["--layouts", layouts] if layouts else []
