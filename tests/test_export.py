@@ -108,7 +108,7 @@ def test_labels_and_names_are_escaped(tmp_path, browser):
         for i in range(15):
             Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8), np.uint8)).save(root / cls / f"{i}.png")
     run = tmp_path / "run"
-    aereport("train", "--run", run, "--dataset", "folder", "--path", root, "--epochs", 1)
+    aereport("train", "--run", run, "--dataset", "folder", "--path", root, "--epochs", 1, "--layouts", "ae,pca")
     out = tmp_path / "evil.html"
     aereport("export", run, out)
     context, page, blocked, errors, dialogs = open_offline(browser, out)
