@@ -119,6 +119,15 @@ def test_box_selection_is_linked_across_layouts_and_filtered_by_label(full, page
     url, run, mnist, layouts = full
     open_tab(page, url, "Explore", "explore-pca-detail")
     a, b = page.evaluate(LOCATE, ["explore-ae", 0.35, 0.35]), page.evaluate(LOCATE, ["explore-ae", 0.65, 0.65])
+
+    def settled():
+        # Where the drag's corners lie in data coordinates, once the pane holds still: read after
+        # the drag, a pane that moved or re-ranged meanwhile put the box elsewhere.
+        corners = [page.evaluate(DATA_AT, ["explore-ae", *a]), page.evaluate(DATA_AT, ["explore-ae", *b])]
+        page.wait_for_timeout(300)
+        return corners if corners == [page.evaluate(DATA_AT, ["explore-ae", *a]),
+                                      page.evaluate(DATA_AT, ["explore-ae", *b])] else None
+    (xa, ya), (xb, yb) = wait_for(page, settled)
     page.mouse.move(*a)
     page.mouse.down()
     page.mouse.move(*b, steps=8)
@@ -131,7 +140,6 @@ def test_box_selection_is_linked_across_layouts_and_filtered_by_label(full, page
     assert caption.startswith(f"{len(index):,} selected") and len(index) > 10
 
     # The selection is the samples inside the dragged box (within a pixel of its edges).
-    (xa, ya), (xb, yb) = page.evaluate(DATA_AT, ["explore-ae", *a]), page.evaluate(DATA_AT, ["explore-ae", *b])
     xy = layouts["ae"]["xy"]
     px = abs(xb - xa) / 100
     inner = (xy[:, 0] > min(xa, xb) + px) & (xy[:, 0] < max(xa, xb) - px) & \
