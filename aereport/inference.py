@@ -233,7 +233,7 @@ class Chain:
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x, np.float32)
-        for layer in self.layers:
+        for layer in self.layers:  # the list as it is now (see set_weights)
             x = layer["call"](x)
         return x.astype(np.float32, copy=False)
 
@@ -245,11 +245,14 @@ class Chain:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Rebuild every layer over new weights (Keras's order: layer by layer)."""
-        weights = list(weights)
+        weights, layers = list(weights), []
         for layer in self.layers:
             new = [np.asarray(weights.pop(0), np.float32) for _ in layer["weights"]]
-            layer["activation"], layer["call"] = LAYERS[layer["kind"]](layer["config"], new)
-            layer["weights"] = new
+            activation, call = LAYERS[layer["kind"]](layer["config"], new)
+            layers.append({**layer, "activation": activation, "call": call, "weights": new})
+        # One assignment: a decode running meanwhile (a tap while training ends) uses the old
+        # model or the new one, never half of each.
+        self.layers = layers
 
     def count_params(self) -> int:
         return sum(w.size for w in self.get_weights())
