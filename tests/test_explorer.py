@@ -132,7 +132,13 @@ def test_box_selection_is_linked_across_layouts_and_filtered_by_label(full, page
     page.mouse.down()
     page.mouse.move(*b, steps=8)
     page.mouse.up()
-    caption = wait_for(page, lambda: "selected" in (t := page.evaluate(TITLE, "selection-grid")) and t)
+
+    def steady():
+        # The box is sent while it is dragged too: wait for the last one's selection to land.
+        first = page.evaluate(TITLE, "selection-grid")
+        page.wait_for_timeout(1000)
+        return first if "selected" in first and first == page.evaluate(TITLE, "selection-grid") else None
+    caption = wait_for(page, steady, timeout=60)
     with page.expect_download() as download:
         page.get_by_text("Download selection (CSV)").click()
     sel = pd.read_csv(download.value.path())
