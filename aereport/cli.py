@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._validation import AEReportError
+from ._validation import AEReportError, check_choice
 from .store import check_writable
 
 DATASET_OPTIONS = ("data_dir", "path", "size", "color", "labels", "limit")
@@ -47,6 +47,16 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
     return value
+
+
+def _layout_names(text: str) -> list[str]:
+    # Checked as the command line is read: `train --layouts tnse` used to train first and fail after.
+    from .layouts import LAYOUTS
+
+    try:
+        return [check_choice("layout", n.strip(), LAYOUTS) for n in text.split(",") if n.strip()]
+    except AEReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -149,7 +159,7 @@ def cmd_train(args) -> None:
         print(f"{run_dir}: {len(h)} epochs, loss {h[-1]['loss']:.5f}"
               + (f", held-out loss {h[-1]['val_loss']:.5f}" if "val_loss" in h[-1] else ""))
     if args.layouts:
-        _layouts(run, dataset, args.layouts.split(","), ae)
+        _layouts(run, dataset, args.layouts, ae)
 
 
 def _check_resume(args, run) -> None:
@@ -168,13 +178,9 @@ def _check_resume(args, run) -> None:
                                 "or choose a new --run folder")
 
 
-def _layouts(run, dataset, names, ae) -> dict:
-    from .layouts import LAYOUTS
-    from .state import ensure_layouts
-    from ._validation import check_choice
-
-    names = [check_choice("layout", n.strip(), LAYOUTS) for n in names if n.strip()]
+def _layouts(run, dataset, names: list[str], ae) -> dict:
     from .layouts import LayoutProgress
+    from .state import ensure_layouts
 
     cached = run.load_layouts()
     with LayoutProgress(names, cached) as progress:
@@ -187,7 +193,7 @@ def cmd_layouts(args) -> None:
 
     run = Run(args.run)
     ae = run.load_autoencoder(safe_mode=not args.trust_model)
-    out = _layouts(run, dataset_for(run), args.only.split(","), ae)
+    out = _layouts(run, dataset_for(run), args.only, ae)
     for name, entry in out.items():
         took = f" in {entry['seconds']:.1f}s" if "seconds" in entry else " (cached)"
         print(f"{name}: {len(entry['xy']):,} points{took}")
@@ -230,7 +236,7 @@ def cmd_serve(args) -> None:
     # Load the run once, before the first visitor; layouts it lacks besides the autoencoder's
     # are computed in the background while the report is already served with the others.
     cached = Run(run_dir).load_layouts()
-    names = [n.strip() for n in args.layouts.split(",") if n.strip()] if args.layouts else default_layouts(cached)
+    names = args.layouts or default_layouts(cached)
     names = list(dict.fromkeys(["ae", *names]))
     with LayoutProgress([n for n in names if n == "ae" or n in cached], cached) as progress:
         state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, background=True,
@@ -296,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a new run or resume one")
     p.add_argument("--run", required=True, help="run directory (created, or resumed if it exists)")
     p.add_argument("--epochs", type=_non_negative, default=8, help="epochs to add (default 8)")
-    p.add_argument("--layouts", default="", help="also compute these layouts, e.g. ae,pca,umap,tsne")
+    p.add_argument("--layouts", type=_layout_names, default=[],
+                   help="also compute these layouts, e.g. ae,pca,umap,tsne")
     _dataset_args(p)
     _model_args(p)
     _trust_arg(p)
@@ -304,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("layouts", help="compute and cache 2-D layouts of a run's dataset")
     p.add_argument("--run", required=True)
-    p.add_argument("--only", default="ae,pca,umap,tsne", help="comma-separated layouts")
+    p.add_argument("--only", type=_layout_names, default=["ae", "pca", "umap", "tsne"],
+                   help="comma-separated layouts (default: all four)")
     _trust_arg(p)
     p.set_defaults(func=cmd_layouts)
 
@@ -332,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback only)")
     p.add_argument("--allow-origin", action="append", help="origin allowed to connect (needed off loopback)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
-    p.add_argument("--layouts", default="", help="layouts to show, computed first if missing, e.g. "
+    p.add_argument("--layouts", type=_layout_names, default=[], help="layouts to show, computed first if missing, e.g. "
                    "ae,pca,umap,tsne (default: the run's cached layouts, or all for a new run)")
     _dataset_args(p)
     _model_args(p)

@@ -1,6 +1,7 @@
 """Shared fixtures: real data from ../shared/data, a trained run, a served app and a browser."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -48,10 +49,20 @@ def mnist_small(mnist):
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory) -> Path:
-    """A run on the embedded MNIST sample, trained and laid out through the CLI."""
-    run = tmp_path_factory.mktemp("runs") / "sample"
-    aereport("train", "--run", run, "--epochs", 3, "--layouts", "ae,pca,umap,tsne")
+def trained_run(tmp_path_factory, worker_id) -> Path:
+    """A run on the embedded MNIST sample, trained and laid out through the CLI.
+
+    Trained once for the whole suite: under pytest-xdist the first worker to ask trains it in the
+    temporary folder all workers share, and the others wait on the lock (tests copy it to change it).
+    """
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    run, done = shared / "trained-sample", shared / "trained-sample.done"
+    with open(shared / "trained-sample.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(run, ignore_errors=True)
+            aereport("train", "--run", run, "--epochs", 3, "--layouts", "ae,pca,umap,tsne")
+            done.touch()
     return run
 
 

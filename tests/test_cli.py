@@ -47,6 +47,8 @@ def test_train_faces_with_conv_preset(tmp_path):
     (["train", "--run", "/proc/aereport-run"], "/proc/aereport-run: cannot write"),
     (["layouts", "--run", "{tmp}"], "not a run directory"),
     (["layouts", "--run", "{run}", "--only", "isomap"], "layout must be one of"),
+    # refused before training, not after it (no run folder made: checked below)
+    (["train", "--run", "{tmp}/r", "--layouts", "ae,tnse"], "argument --layouts: layout must be one of"),
     (["serve", "--run", "{run}", "--address", "0.0.0.0"], "also pass --allow-origin"),
     (["train", "--run", "{tmp}/r", "--size", "big"], "expected HEIGHTxWIDTH"),
 ])
