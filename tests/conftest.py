@@ -130,3 +130,13 @@ def page(browser):
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     yield page
     context.close()
+
+
+# The longest files first: two xdist workers take files in collection order, and a long file
+# started last kept one worker busy for minutes after the other had finished.
+FIRST = ["test_readme.py", "test_crash.py", "test_notebooks.py", "test_explorer.py", "test_apps.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))

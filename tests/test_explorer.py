@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,12 +99,25 @@ def test_zooming_in_draws_each_digit_as_its_own_image(full, page):
         return inside[keep], col[keep], row[keep]
 
     def zoomed():
-        page.mouse.wheel(0, -120)
-        page.wait_for_timeout(500)
+        # One wheel step at a time, each once the server has drawn the last: on a busy machine
+        # steps sent ahead of its answers zoomed past every view holding three lone digits.
         d = page.evaluate(READ, "embedding-raster-thumbnails")
-        if d and d["shape"][0] > 1:
+        x0, x1, y0, y1 = page.evaluate(RANGES, "embedding-raster")
+        drawn = d and np.allclose([d["x"][0], d["dw"][0], d["y"][0], d["dh"][0]], [x0, x1 - x0, y0, y1 - y0],
+                                  rtol=1e-6, atol=1e-9)
+        if not drawn and time.time() < wheeled[0] + 10:
+            return None
+        if not d:
+            return None
+        if d["shape"][0] > 1:
             assert len(in_view(d)) <= 1000  # thumbnails only where few enough points are in view
-            return d if len(alone(d)[0]) >= 3 else None
+            if len(alone(d)[0]) >= 3:
+                return d
+        page.mouse.wheel(0, 120 if d["shape"][0] > 1 and len(in_view(d)) < 20 else -120)
+        wheeled[0] = time.time()
+        return None
+
+    wheeled = [0.0]
     data = wait_for(page, zoomed, timeout=90)
     img = rgba(data)
     samples, col, row = alone(data)
