@@ -25,11 +25,12 @@ tests/js/node_modules: tests/js/package-lock.json
 	touch $@
 
 # Two workers: most tests wait on a browser, a server or a subprocess, so two files at a time use
-# both cores; a file stays on one worker (--dist loadfile) with its module's server and browser.
+# both cores; a file stays on one worker (--dist loadfile) with its module's server and browser,
+# files in the order tests/conftest.py gives (longest first; xdist would put the most tests first).
 WORKERS ?= 2
 
 test: $(STAMP) chromium tests/js/node_modules
-	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile $(ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python benchmarks/foundation.py --data-dir ../shared/data/mnist

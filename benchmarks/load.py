@@ -94,8 +94,13 @@ class Client(threading.Thread):
         step = 0
         while time.time() < self.until:
             if step % 5 == 4:
-                zoom = 0.5 if (step // 5) % 2 == 0 else 1.0
-                mid, half = (x0 + x1) / 2, (x1 - x0) / 2 * zoom
+                # In to a place of this client's own, then back out to the whole layout (a view
+                # every session shares, as a person's reset or zoom-out does).
+                if (step // 5) % 2 == 0:
+                    half = (x1 - x0) / 4
+                    mid = float(self.rng.uniform(x0 + half, x1 - half))
+                else:
+                    mid, half = (x0 + x1) / 2, (x1 - x0) / 2
                 loop.add_callback(lambda a=mid - half, b=mid + half: fig.x_range.update(start=a, end=b))
             else:
                 x = float(self.rng.uniform(x0, x1))

@@ -233,3 +233,56 @@ def test_shading_only_occupied_pixels_draws_what_holoviews_datashade_draws(mnist
         assert pixels[1][..., 3].any() == drawn
         np.testing.assert_array_equal(*pixels)
         assert ours.bounds.lbrt() == theirs.bounds.lbrt()
+
+
+def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
+    """Two sessions showing the same points over the same viewport share one render; a moved point,
+    a label filter, another viewport, size or axis label is rendered anew, and each is what an
+    uncached render draws."""
+    import holoviews as hv
+
+    from aereport.layouts import PCALayout
+    from aereport.views._elements import RENDERS, RenderCache, _shading, color_key, datashade_occupied, frame
+
+    xy = PCALayout().fit_transform(mnist_small.images)
+    aggregator, shading = _shading(color_key(mnist_small))
+
+    def points(xy=xy, keep=None, label="x"):
+        df = frame(xy, mnist_small)  # a new frame each time, as each session's DynamicMap makes
+        return hv.Points(df if keep is None else df[keep], [hv.Dimension("x", label=label), "y"], ["label"])
+
+    def pixels(rgb):
+        return np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims])
+
+    def render(p, **view):
+        return datashade_occupied(p, dynamic=False, aggregator=aggregator, **{"width": 400, "height": 260, **view},
+                                  **shading)
+
+    RENDERS.clear()
+    first = render(points())
+    assert (RENDERS.hits, RENDERS.misses) == (0, 1)
+    again = render(points())
+    assert (RENDERS.hits, RENDERS.misses) == (1, 1)
+    np.testing.assert_array_equal(pixels(again), pixels(first))
+
+    moved = xy.copy()
+    moved[7] += 0.5
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    changes = {"a point moved": (points(moved), {}), "labels filtered": (points(keep=mnist_small.labels < 5), {}),
+               "zoomed": (points(), dict(x_range=(float(x0), float(x1) / 2), y_range=(float(y0), float(y1) / 2))),
+               "resized": (points(), dict(width=401)), "axis renamed": (points(label="latent z0"), {})}
+    for change, (p, view) in changes.items():
+        misses = RENDERS.misses
+        rgb = render(p, **view)
+        assert RENDERS.misses == misses + 1, change
+        RENDERS.clear()  # then the same render, uncached
+        expected = render(p, **view)
+        np.testing.assert_array_equal(pixels(rgb), pixels(expected), err_msg=change)
+        assert rgb.kdims == expected.kdims and rgb.bounds.lbrt() == expected.bounds.lbrt(), change
+    assert render(points(label="latent z0")).kdims[0].label == "latent z0"
+
+    small = RenderCache(max_bytes=3 * pixels(first).nbytes)
+    for i in range(5):
+        small.put(("view", i), first)
+    assert len(small._items) == 3 and small.nbytes <= small.max_bytes
+    assert small.get(("view", 0)) is None and small.get(("view", 4)) is first

@@ -1,7 +1,9 @@
 """HoloViews building blocks shared by the views: points, their Datashader rendering, legends, images."""
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 
 import datashader as ds
 import datashader.transfer_functions as tf
@@ -87,6 +89,15 @@ class datashade_occupied(hvds.datashade):
     """
 
     def _process(self, element, key=None):
+        token = render_key(self, element)
+        cached = RENDERS.get(token)
+        if cached is not None:
+            return cached
+        rendered = self._render(element, key)
+        RENDERS.put(token, rendered)
+        return rendered
+
+    def _render(self, element, key=None):
         agg = hvds.rasterize._process(self, element, key)
         if not (isinstance(agg, ImageStack) and isinstance(self.p.color_key, dict)
                 and self.p.cnorm == "eq_hist" and not self.p.clims):
@@ -108,6 +119,77 @@ class datashade_occupied(hvds.datashade):
         return RGB(self.uint32_to_uint8_xr(image), **dict(
             get_param_values(agg), kdims=agg.kdims, bounds=agg.bounds, vdims=RGB.vdims[:],
             xdensity=agg.xdensity, ydensity=agg.ydensity))
+
+
+class RenderCache:
+    """The last renders of every session's planes, shared, least recently used first out.
+
+    Sessions looking at the same points over the same viewport get the same raster: every
+    visitor's first page (each plane at its whole layout), a zoom back out, a new model's
+    planes in every open session. Keyed by the points' content (a hash, ~1 ms at 70k), the
+    viewport, the plot's size and every option of the operation, so a changed point, label
+    filter or size is a miss, never a wrong picture. Holds at most ``max_bytes`` of rasters.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        self.max_bytes, self.nbytes = max_bytes, 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()  # the warm-up thread renders beside the event loop
+        self.hits = self.misses = 0
+
+    def get(self, token):
+        if token is None or not self.max_bytes:  # a cache of no size holds nothing
+            return None
+        with self._lock:
+            hit = self._items.get(token)
+            if hit is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(token)
+            self.hits += 1
+            return hit[0]
+
+    def put(self, token, element) -> None:
+        if token is None:
+            return
+        size = sum(np.asarray(element.dimension_values(d, flat=False)).nbytes for d in element.vdims)
+        with self._lock:
+            if token in self._items or size > self.max_bytes:
+                return
+            self._items[token] = (element, size)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                _, (_, old) = self._items.popitem(last=False)
+                self.nbytes -= old
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = self.hits = self.misses = 0
+
+
+RENDERS = RenderCache()
+_UNKEYED = {"name", "dynamic", "link_inputs", "streams"}
+
+
+def render_key(op: hvds.datashade, element) -> tuple | None:
+    """What a render of ``element`` by ``op`` depends on, as a hashable key (None: not cacheable)."""
+    data = element.data
+    if not isinstance(data, pd.DataFrame) or len(data) == 0:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for dim in element.dimensions():
+        column = data[dim.name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            digest.update(repr(list(column.cat.categories)).encode())
+            column = column.cat.codes
+        values = np.ascontiguousarray(column.to_numpy())
+        digest.update(f"{dim.name}:{dim.label}:{values.dtype}:{values.shape}".encode())
+        digest.update(values.data)
+    options = tuple((name, repr(getattr(op.p, name))) for name in op.param if name not in _UNKEYED)
+    ranges = tuple(tuple(map(repr, element.range(d))) for d in element.kdims)
+    return (type(op).__name__, type(element).__name__, element.group, element.label, digest.hexdigest(),
+            ranges, options)
 
 
 def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY,
