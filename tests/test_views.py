@@ -264,6 +264,7 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
     again = render(points())
     assert (RENDERS.hits, RENDERS.misses) == (1, 1)
     np.testing.assert_array_equal(pixels(again), pixels(first))
+    assert again is not first  # each session's own element (HoloViews sets its pipeline) over shared pixels
 
     moved = xy.copy()
     moved[7] += 0.5

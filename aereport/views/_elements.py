@@ -91,10 +91,12 @@ class datashade_occupied(hvds.datashade):
     def _process(self, element, key=None):
         token = render_key(self, element)
         cached = RENDERS.get(token)
+        # Each session gets its own element over the shared arrays: HoloViews sets the returned
+        # element's pipeline and options to the session's own.
         if cached is not None:
-            return cached
+            return cached.clone(link=False)
         rendered = self._render(element, key)
-        RENDERS.put(token, rendered)
+        RENDERS.put(token, rendered.clone(link=False))
         return rendered
 
     def _render(self, element, key=None):
