@@ -38,7 +38,9 @@ def in_polygon(xy: np.ndarray, polygon) -> np.ndarray:
     box = in_box(xy, (poly[:, 0].min(), poly[:, 1].min(), poly[:, 0].max(), poly[:, 1].max()))
     x, y = x[box], y[box]
     crosses = (ay > y) != (by > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Edges the ray does not cross divide by 0 (their result is unused); a nearly flat edge it
+    # crosses can overflow to ±inf, which compares as the huge true value would.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         at = ax + (y - ay) * (bx - ax) / (by - ay)
     inside = (crosses & (x < at)).sum(axis=1) % 2 == 1
     return box[inside]
