@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import http.client
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -47,11 +48,13 @@ def test_lambda_model_file_is_refused_unless_trusted(lambda_run):
 
 def test_cli_refuses_lambda_model_in_one_line_and_takes_the_flag(lambda_run, tmp_path):
     _, run = lambda_run
-    for args in (["layouts", "--run", run, "--only", "pca"], ["export", run, tmp_path / "r.html"],
-                 ["export-tfjs", run, tmp_path / "tfjs"]):
-        proc = cli(*args, check=False)
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr
-        assert "Lambda layer" in proc.stderr and "--trust-model" in proc.stderr
+    commands = (["layouts", "--run", run, "--only", "pca"], ["export", run, tmp_path / "r.html"],
+                ["export-tfjs", run, tmp_path / "tfjs"])
+    # Side by side: each mostly imports TensorFlow on its own core before it refuses.
+    with ThreadPoolExecutor(len(commands)) as pool:
+        for proc in pool.map(lambda args: cli(*args, check=False), commands):
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr
+            assert "Lambda layer" in proc.stderr and "--trust-model" in proc.stderr
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "tfjs").exists()
     assert "pca: 300 points (cached)" in cli("layouts", "--run", run, "--only", "pca", "--trust-model").stdout
 
