@@ -49,13 +49,14 @@ def mnist_small(mnist):
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, worker_id) -> Path:
+def trained_run(tmp_path_factory) -> Path:
     """A run on the embedded MNIST sample, trained and laid out through the CLI.
 
     Trained once for the whole suite: under pytest-xdist the first worker to ask trains it in the
     temporary folder all workers share, and the others wait on the lock (tests copy it to change it).
     """
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # set in xdist's workers; plain pytest has none
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
     run, done = shared / "trained-sample", shared / "trained-sample.done"
     with open(shared / "trained-sample.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
