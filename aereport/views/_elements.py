@@ -154,7 +154,7 @@ class RenderCache:
     def put(self, token, element) -> None:
         if token is None:
             return
-        size = sum(np.asarray(element.dimension_values(d, flat=False)).nbytes for d in element.vdims)
+        size = int(element.data.nbytes)  # the RGB's xarray Dataset, not a flattened copy of it
         with self._lock:
             if token in self._items or size > self.max_bytes:
                 return
