@@ -165,8 +165,8 @@ def test_idx_header_claiming_more_data_than_the_file_holds(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"", "not an IDX file"),
-    (gzip.compress(b""), "not an IDX file"),
-])
+    (gzip.compress(b"", mtime=0), "not an IDX file"),
+], ids=["empty", "empty-gzip"])
 def test_empty_idx_files(tmp_path, content, message):
     (tmp_path / "e.gz").write_bytes(content)
     with pytest.raises(AEReportError, match=message):
