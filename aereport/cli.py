@@ -192,7 +192,7 @@ def cmd_layouts(args) -> None:
     from .store import Run
 
     run = Run(args.run)
-    ae = run.load_autoencoder(safe_mode=not args.trust_model)
+    ae = run.load_autoencoder(safe_mode=not args.trust_model, numpy=True)  # no TensorFlow import
     out = _layouts(run, dataset_for(run), args.only, ae)
     for name, entry in out.items():
         took = f" in {entry['seconds']:.1f}s" if "seconds" in entry else " (cached)"
@@ -268,7 +268,7 @@ def cmd_export_tfjs(args) -> None:
     from .store import Run
     from .tfjs import save_tfjs
 
-    ae = Run(args.run).load_autoencoder(safe_mode=not args.trust_model)
+    ae = Run(args.run).load_autoencoder(safe_mode=not args.trust_model, numpy=True)
     out = Path(args.out_dir)
     for name, model in (("decoder", ae.decoder), ("encoder", ae.encoder)):
         files = save_tfjs(model, out / name)

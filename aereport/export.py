@@ -136,7 +136,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
     field = None if state.direct else state.latent_field("ae")
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
-    payload = decoder_payload(state.keras.decoder)
+    payload = decoder_payload(state.ae.decoder)
     if field is not None:
         payload["field"] = {"bounds": field["bounds"], "size": field["size"],
                             "dim": int(field["codes"].shape[-1]), "codes": field["codes"].ravel().tolist()}
@@ -155,7 +155,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise AEReportError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-        save_tfjs(state.keras.decoder, out / "decoder")
+        save_tfjs(state.ae.decoder, out / "decoder")
         with atomic_path(out / "tf.min.js") as tmp:
             shutil.copyfile(tfjs, tmp)
         with atomic_path(out / "decoder.js") as tmp:

@@ -14,6 +14,7 @@ returns None and the caller loads the file with Keras. Nothing here executes cod
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -158,6 +159,12 @@ def _flatten(config, weights):
     return None, lambda x: x.reshape(len(x), -1)
 
 
+# Each layer's weights in the order Keras saves them, by the names TF.js's loader asks for.
+WEIGHT_NAMES = {
+    "Dense": ("kernel", "bias"), "Conv2D": ("kernel", "bias"), "Conv2DTranspose": ("kernel", "bias"),
+    "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
+}
+
 LAYERS = {
     "Dense": _dense, "Conv2D": _conv2d, "Conv2DTranspose": _conv2d_transpose,
     "BatchNormalization": _batch_norm, "Reshape": _reshape, "Flatten": _flatten,
@@ -191,8 +198,9 @@ def _weight_keys(layers: list[dict]) -> list[str]:
 class Chain:
     """A functional model whose layers each feed the next, run with NumPy.
 
-    Offers what a report server calls on a Keras model: calling it, ``predict_on_batch``,
-    ``get_weights``/``set_weights``, ``count_params``, ``input_shape``/``output_shape``.
+    Offers what a report server and the TF.js writer call on a Keras model: calling it,
+    ``predict_on_batch``, ``get_weights``/``set_weights``, ``count_params``,
+    ``input_shape``/``output_shape``, ``get_config`` (the model's config as Keras saved it).
     """
 
     def __init__(self, config: dict, group):
@@ -212,7 +220,7 @@ class Chain:
         outputs = [outputs] if isinstance(outputs[0], str) else outputs  # one output: a bare triple
         if len(outputs) != 1 or not outputs[0] or outputs[0][0] != layers[-1]["name"]:
             raise Unsupported("a model whose output is not its last layer")
-        self.name = config["name"]
+        self.name, self._config = config["name"], config
         shape = layers[0]["config"].get("batch_shape") or layers[0]["config"].get("batch_input_shape")
         self.input_shape = tuple(shape)
         self.layers: list[dict] = []
@@ -256,6 +264,14 @@ class Chain:
 
     def count_params(self) -> int:
         return sum(w.size for w in self.get_weights())
+
+    def get_config(self) -> dict:
+        return copy.deepcopy(self._config)
+
+    def named_weights(self) -> list[tuple[str, np.ndarray]]:
+        """``("<layer>/<weight>", array)`` for every weight, in :meth:`get_weights`'s order."""
+        return [(f"{layer['name']}/{name}", w) for layer in self.layers
+                for name, w in zip(WEIGHT_NAMES.get(layer["kind"], ()), layer["weights"], strict=True)]
 
 
 class Stacked:

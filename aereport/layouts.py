@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -151,6 +152,32 @@ class LatentLayout:
         return f"ae:n={n}:model={self.version}"
 
 
+def import_umap():
+    """umap-learn, without the TensorFlow its package imports for ``ParametricUMAP``.
+
+    ``import umap`` imports TensorFlow and Keras whenever they are installed (they are, here), for
+    a class no layout uses: 4 s and ~480 MB of every process that only computes layouts (the
+    CLI's ``layouts``, a server's background layouts, UMAP's process beside t-SNE). Blocking the
+    one submodule makes umap-learn take its own "TensorFlow not installed" path; unblocked after,
+    so ``from umap.parametric_umap import ParametricUMAP`` still works in the same process.
+
+    >>> import_umap().UMAP.__name__
+    'UMAP'
+    """
+    if "umap" in sys.modules or "tensorflow" in sys.modules:  # nothing left to save
+        import umap
+
+        return umap
+    sys.modules["umap.parametric_umap"] = None  # importing it now raises ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImportWarning)
+            import umap
+    finally:
+        del sys.modules["umap.parametric_umap"]
+    return umap
+
+
 class UMAPLayout:
     """umap-learn's UMAP over the first ``pca`` principal components (0: raw pixels).
 
@@ -171,8 +198,7 @@ class UMAPLayout:
 
     def fit_graph(self, X: np.ndarray, idx: np.ndarray | None, dist: np.ndarray | None) -> np.ndarray:
         """The layout of features ``X`` given their nearest neighbours (see :func:`neighbour_graph`)."""
-        import umap
-
+        umap = import_umap()
         k = min(self.n_neighbors, len(X) - 1)
         knn = (idx[:, :k], dist[:, :k], None) if idx is not None and k <= idx.shape[1] else (None,) * 3
         reducer = umap.UMAP(n_neighbors=k, min_dist=self.min_dist, random_state=self.random_state, n_jobs=1,

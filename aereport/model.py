@@ -322,7 +322,9 @@ def architecture(ae: Autoencoder) -> list[dict]:
 def _layers(model):
     """``{"name", "kind", "shape", "activation"}`` of every layer, nested models flattened; a NumPy
     model (:class:`aereport.inference.Chain`) lists its own."""
-    if not hasattr(model, "get_config"):
+    from .inference import Chain
+
+    if isinstance(model, Chain):
         yield from model.layers
         return
     import keras

@@ -25,7 +25,6 @@ import param
 
 from ._validation import AEReportError, check_choice, check_positive_int
 from .data import Dataset, load_dataset
-from .inference import Chain
 from .layouts import LAYOUT_TITLES, LAYOUTS, compute_layouts, model_version
 from .model import Autoencoder, architecture, encode, reconstruct
 from .store import LAYOUTS as LAYOUTS_FILE, Run, sweep
@@ -79,7 +78,6 @@ class ReportState(Status):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aereport-train")
         self._layout_lock = threading.Lock()  # one background layout process at a time
         self._safe_mode = safe_mode  # for the processes that load the run's model again
-        self._keras: tuple[str, Autoencoder] | None = None  # see keras
         self.worker = worker
 
     @classmethod
@@ -106,8 +104,8 @@ class ReportState(Status):
         run = Run(run_dir)
         dataset = dataset if dataset is not None else dataset_for(run)
         worker = TrainingWorker(run.path, safe_mode) if ae is None else None
-        # NumPy models where they can run it: the server then never imports TensorFlow (the
-        # training process and the export do).
+        # NumPy models where they can run it: the server and the export then never import
+        # TensorFlow (the training process does).
         ae = ae if ae is not None else run.load_autoencoder(safe_mode, numpy=True)
         cached = run.load_layouts()
         layouts = default_layouts(cached) if layouts is None else list(layouts)
@@ -122,16 +120,6 @@ class ReportState(Status):
     @property
     def labels(self) -> np.ndarray | None:
         return self.dataset.labels
-
-    @property
-    def keras(self) -> Autoencoder:
-        """The model as Keras models (for writing TF.js): :attr:`ae` itself, or read from the run
-        once when the state runs NumPy models (the run checkpoints every model it is handed)."""
-        if isinstance(self.ae.decoder, Chain):
-            if self._keras is None or self._keras[0] != self.version:
-                self._keras = (self.version, self.run.load_autoencoder(self._safe_mode))
-            return self._keras[1]
-        return self.ae
 
     @property
     def architecture(self) -> list[dict]:

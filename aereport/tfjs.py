@@ -45,8 +45,12 @@ def _tensors(args):
 
 
 def tfjs_topology(model) -> dict:
-    """The model's Keras 3 config rewritten into the shape TF.js 4.22's layers loader reads."""
-    if not hasattr(model, "get_config") or type(model).__name__ not in ("Functional", "Model"):
+    """The model's Keras 3 config rewritten into the shape TF.js 4.22's layers loader reads.
+
+    ``model``: a functional ``keras.Model``, or the same model as :mod:`aereport.inference` runs
+    it (a ``Chain``, read from the saved archive: no TensorFlow import for an export).
+    """
+    if not hasattr(model, "get_config") or type(model).__name__ not in ("Functional", "Model", "Chain"):
         raise AEReportError(f"TF.js export needs a functional keras.Model. Received: {type(model).__name__}")
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
@@ -71,10 +75,18 @@ def tfjs_topology(model) -> dict:
         if value and not isinstance(value[0], list):
             value = [value]  # one input/output is stored as a bare triple in Keras 3
         config[key] = value
-    import keras
+    from importlib.metadata import version  # not `import keras`: that imports TensorFlow
 
-    return {"class_name": "Model", "config": config, "keras_version": f"tfjs-layers {keras.__version__}",
+    return {"class_name": "Model", "config": config, "keras_version": f"tfjs-layers {version('keras')}",
             "backend": "tensorflow"}
+
+
+def _named_weights(model) -> list[tuple[str, np.ndarray]]:
+    from .inference import Chain
+
+    if isinstance(model, Chain):
+        return model.named_weights()
+    return [(f"{layer.name}/{w.name}", w.numpy()) for layer in model.layers for w in layer.weights]
 
 
 def save_tfjs(model, out_dir: str | os.PathLike) -> list[Path]:
@@ -93,11 +105,10 @@ def save_tfjs(model, out_dir: str | os.PathLike) -> list[Path]:
         raise AEReportError(f"{out}: cannot create the output folder ({exc.strerror})") from None
 
     specs, blobs = [], []
-    for layer in model.layers:
-        for w in layer.weights:
-            value = np.asarray(w.numpy(), dtype="<f4")
-            specs.append({"name": f"{layer.name}/{w.name}", "shape": list(value.shape), "dtype": "float32"})
-            blobs.append(value.tobytes())
+    for name, w in _named_weights(model):
+        value = np.asarray(w, dtype="<f4")
+        specs.append({"name": name, "shape": list(value.shape), "dtype": "float32"})
+        blobs.append(value.tobytes())
     data = b"".join(blobs)
     n = max(1, -(-len(data) // SHARD_BYTES))
     paths = [f"group1-shard{i + 1}of{n}.bin" for i in range(n)]

@@ -33,7 +33,7 @@ def main():
     from aereport.state import ReportState
 
     state = ReportState.open(args.run)
-    dec = state.keras.decoder
+    dec = state.run.load_autoencoder().decoder  # Keras's
     z = np.array([[1.0, 2.0]], np.float32)
     graph = tf.function(lambda z: dec(z, training=False),
                         input_signature=[tf.TensorSpec([1, state.ae.latent_dim], tf.float32)])

@@ -126,3 +126,34 @@ tf.loadLayersModel('decoder/model.json').then(function(model) {
     expected = np.asarray(decoder(np.array([[10, 50]], np.float32)))[0].ravel()
     assert got.shape == (784,)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def _own_model_with_batch_norm():
+    from aereport.model import from_models
+
+    layers = keras.layers
+    encoder = keras.Sequential([keras.Input((784,)), layers.Dense(32), layers.BatchNormalization(),
+                                layers.Activation("relu"), layers.Dense(3)])
+    decoder = keras.Sequential([keras.Input((3,)), layers.Dense(32), layers.BatchNormalization(),
+                                layers.Dropout(0.1), layers.Dense(784, activation="sigmoid")])
+    return from_models(encoder, decoder, (28, 28))
+
+
+@pytest.mark.parametrize("preset, shape", [("seed", (28, 28)), ("dense", (28, 28)), ("conv", (64, 52, 3)),
+                                           ("own", (28, 28))])
+def test_the_saved_archive_writes_the_same_tfjs_files_as_keras(tmp_path, preset, shape):
+    """An export reads the models from the run's archive with NumPy (no TensorFlow import):
+    the files it writes are Keras's own, byte for byte."""
+    from aereport.inference import load_autoencoder
+
+    keras.utils.set_random_seed(3)
+    ae = _own_model_with_batch_norm() if preset == "own" else build_autoencoder(shape, preset)
+    ae.model.save(tmp_path / "autoencoder.keras")
+    chains = load_autoencoder(tmp_path / "autoencoder.keras")
+    assert chains is not None, "the archive is one the NumPy models run"
+    for name in ("encoder", "decoder"):
+        ours = save_tfjs(getattr(chains, name), tmp_path / "numpy" / name)
+        theirs = save_tfjs(getattr(ae, name), tmp_path / "keras" / name)
+        assert [f.name for f in ours] == [f.name for f in theirs]
+        for a, b in zip(ours, theirs):
+            assert a.read_bytes() == b.read_bytes(), f"{name}/{a.name} differs"
