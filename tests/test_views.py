@@ -281,6 +281,31 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
                 or rgb.kdims[0].label != first.kdims[0].label), change
     assert render(points(label="latent z0")).kdims[0].label == "latent z0"
 
+    # One frame rendered again (a zoom, a pan) is hashed once; what is kept of it goes with it.
+    import gc
+
+    from aereport.views import _elements
+
+    shown = points()
+    hashed = []
+    real = _elements.columns_digest
+    _elements.columns_digest = lambda *a: hashed.append(1) or real(*a)
+    try:
+        for i in range(3):
+            render(shown, x_range=(float(x0), float(x1) / (2 + i)), y_range=(float(y0), float(y1)))
+        declared = shown.redim.range(x=(float(x0), float(x1) / 3))  # the same frame, another extent
+        assert declared.data is shown.data
+        misses = RENDERS.misses
+        assert pixels(render(declared)).shape and RENDERS.misses == misses + 1
+    finally:
+        _elements.columns_digest = real
+    assert len(hashed) == 1
+    frame_id = id(shown.data)
+    assert frame_id in _elements._OF_FRAME
+    del shown, declared
+    gc.collect()
+    assert frame_id not in _elements._OF_FRAME
+
     small = RenderCache(max_bytes=3 * pixels(first).nbytes)
     for i in range(5):
         small.put(("view", i), first)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 
 import datashader as ds
@@ -179,8 +180,49 @@ def render_key(op: hvds.datashade, element) -> tuple | None:
     data = element.data
     if not isinstance(data, pd.DataFrame) or len(data) == 0:
         return None
+    options = tuple((name, repr(getattr(op.p, name))) for name in op.param if name not in _UNKEYED)
+    dims = element.dimensions()
+    digest = of_frame(data, ("digest", *((d.name, d.label) for d in dims)), lambda: columns_digest(data, dims))
+    # The extent a render without a viewport covers: the dimension's declared range, else the data's.
+    ranges = tuple(of_frame(data, ("range", d.name, repr(d.range), repr(d.soft_range)),
+                            lambda d=d: tuple(map(repr, element.range(d)))) for d in element.kdims)
+    return (type(op).__name__, type(element).__name__, element.group, element.label, digest, ranges, options)
+
+
+# id(DataFrame) -> (a weak reference to it, {key: value}); an entry goes with its frame.
+_OF_FRAME: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def of_frame(data: pd.DataFrame, key: tuple, compute):
+    """``compute()``, once per DataFrame and ``key``.
+
+    A zoom or pan renders the same frame again, and hashing its columns and finding their extent
+    are ~200 ms of a 10M-point render (BENCHMARKS.md). A frame the views render is never changed
+    in place (HoloViews treats an element's data as immutable; a filter or a new layout makes a
+    new frame), so what is computed from it holds as long as the frame lives.
+
+    >>> df = pd.DataFrame({"x": [0.0, 1.0]})
+    >>> of_frame(df, ("max",), lambda: df.x.max())
+    1.0
+    """
+    entry = _OF_FRAME.get(id(data))
+    if entry is None or entry[0]() is not data:
+        entry = (weakref.ref(data, lambda _, i=id(data): _OF_FRAME.pop(i, None)), {})
+        _OF_FRAME[id(data)] = entry
+    if key not in entry[1]:
+        entry[1][key] = compute()
+    return entry[1][key]
+
+
+def columns_digest(data: pd.DataFrame, dims) -> str:
+    """A hash of the columns ``dims`` name: their values, dtypes, categories, names and labels.
+
+    >>> df = pd.DataFrame({"x": [0.0, 1.0]})
+    >>> columns_digest(df, [hv.Dimension("x")]) == columns_digest(df.copy(), [hv.Dimension("x")])
+    True
+    """
     digest = hashlib.blake2b(digest_size=16)
-    for dim in element.dimensions():
+    for dim in dims:
         column = data[dim.name]
         if isinstance(column.dtype, pd.CategoricalDtype):
             digest.update(repr(list(column.cat.categories)).encode())
@@ -188,10 +230,7 @@ def render_key(op: hvds.datashade, element) -> tuple | None:
         values = np.ascontiguousarray(column.to_numpy())
         digest.update(f"{dim.name}:{dim.label}:{values.dtype}:{values.shape}".encode())
         digest.update(values.data)
-    options = tuple((name, repr(getattr(op.p, name))) for name in op.param if name not in _UNKEYED)
-    ranges = tuple(tuple(map(repr, element.range(d))) for d in element.kdims)
-    return (type(op).__name__, type(element).__name__, element.group, element.label, digest.hexdigest(),
-            ranges, options)
+    return digest.hexdigest()
 
 
 def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY,
