@@ -50,7 +50,10 @@ def tfjs_topology(model) -> dict:
     ``model``: a functional ``keras.Model``, or the same model as :mod:`aereport.inference` runs
     it (a ``Chain``, read from the saved archive: no TensorFlow import for an export).
     """
-    if not hasattr(model, "get_config") or type(model).__name__ not in ("Functional", "Model", "Chain"):
+    from .inference import Chain
+
+    if not isinstance(model, Chain) and (not hasattr(model, "get_config")
+                                         or type(model).__name__ not in ("Functional", "Model")):
         raise AEReportError(f"TF.js export needs a functional keras.Model. Received: {type(model).__name__}")
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
