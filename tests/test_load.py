@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -34,3 +35,55 @@ def test_sessions_tapping_and_zooming_while_another_trains(trained_run, tmp_path
     assert result["browser_taps"] > 10 and result["browser_images"] == result["browser_taps"]
     # Every tap while another session trained came back, and within seconds, not a training's length.
     assert result["browser_tap_p95_ms_while_training"] < 5000
+
+
+def test_a_position_change_reaches_the_session_as_one_message(served):
+    """The decoded image, its title, the path strip and the marker of one position change come in
+    one PATCH-DOC message: Bokeh serializes a reference to every model of the document per message,
+    which at six messages a tap was a fifth of a loaded server's time."""
+    import threading
+
+    import numpy as np
+    import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
+    from bokeh.client import pull_session
+    from bokeh.client.session import ClientSession
+    from bokeh.events import DocumentReady
+    from bokeh.models import GlyphRenderer, Plot, Tabs
+
+    url, _ = served
+    messages: list[list[dict]] = []
+    handle = ClientSession._handle_patch
+
+    def record(self, message):
+        messages.append(message.content["events"])
+        return handle(self, message)
+
+    ClientSession._handle_patch = record
+    try:
+        session = pull_session(url=url)
+        doc = session.document
+        loop = session._connection.io_loop
+        threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
+        loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
+        tabs = next(m for m in doc.models if isinstance(m, Tabs))
+        loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab
+        named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
+        image = named["decoded-image"].data_source
+        title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
+        path = named["decoder-path"].data_source
+        marker = named["decoder-marker"].data_source
+        x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
+        wanted = {image.id, title.id, path.id, marker.id}
+        for x in np.linspace(-1, 1, 4):
+            seen = len(messages)
+            loop.add_callback(lambda x=float(x): setattr(x_input, "value", x))
+            deadline = time.time() + 30
+            while not any(e.get("model", {}).get("id") == image.id for m in messages[seen:] for e in m):
+                assert time.time() < deadline, "no decoded image came back"
+                time.sleep(0.05)
+            time.sleep(0.5)  # anything that would come in a later message
+            changed = [{e.get("model", {}).get("id") for e in m} & wanted for m in messages[seen:]]
+            assert [c for c in changed if c] == [wanted], changed
+        loop.add_callback(session.close)
+    finally:
+        ClientSession._handle_patch = handle
