@@ -10,6 +10,7 @@ from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
+from ._collector import follow
 from ._elements import SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
 from .transition import add_transition, transition_data
 
@@ -85,6 +86,7 @@ class StateView(pn.viewable.Viewer):
                 pn.state.add_periodic_callback(self.sync, period=SYNC_MS)
         if served():
             pn.state.onload(_no_delay)
+            follow(doc)
 
     def _pending_layouts(self) -> pn.Row:
         """A busy bar and "Computing UMAP in the background…" while layouts are on their way."""

@@ -1,0 +1,48 @@
+"""Served sessions' objects are frozen out of full collections and swept when sessions close."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+from bokeh.document import Document
+
+from aereport.views import _collector
+
+
+class Cycle:
+    """Garbage only a full collection frees (it refers to itself)."""
+
+    def __init__(self):
+        self.me = self
+
+
+def test_settled_objects_wait_for_a_quarter_of_the_sessions_to_close(monkeypatch):
+    monkeypatch.setattr(_collector, "SWEEP_DELAY_S", 0.05)
+    monkeypatch.setattr(_collector, "_open", weakref.WeakSet())
+    monkeypatch.setattr(_collector, "_closed", [0])
+    docs = [Document() for _ in range(8)]
+    frozen = Cycle()
+    ref = weakref.ref(frozen)
+    try:
+        for doc in docs:
+            _collector.follow(doc)  # outside a served session Panel runs the onload at once: settled
+        assert gc.get_freeze_count() > 0
+        young = Cycle()
+        young_ref = weakref.ref(young)
+        del frozen, young
+        gc.collect()
+        assert young_ref() is None  # made after the freeze: collected as before
+        assert ref() is not None  # frozen: no collection walks it
+
+        async def close(closing):
+            for doc in closing:
+                _collector.session_closed(doc.session_context)
+            await asyncio.sleep(0.2)
+
+        asyncio.run(close(docs[:1]))  # one of eight: not yet worth a sweep
+        assert ref() is not None
+        asyncio.run(close(docs[1:2]))  # a quarter closed: swept, and the survivors frozen again
+        assert ref() is None and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
