@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import threading
@@ -60,19 +61,26 @@ async def _open(browser, url: str, errors: list, tab: str = "Decoder"):
 class Client(threading.Thread):
     """One Bokeh session driven from Python: position changes and zooms until ``until``."""
 
-    def __init__(self, url: str, seed: int, until: float):
+    def __init__(self, url: str, seed: int, until: float, nice: int = 0):
         super().__init__(daemon=True)
-        self.url, self.rng, self.until = url, np.random.default_rng(seed), until
+        self.url, self.rng, self.until, self.nice = url, np.random.default_rng(seed), until, nice
         self.sent: list[float] = []
         self.images: list[float] = []
+        self.zooms: list[float] = []
+        self.renders: list[float] = []  # the plane's raster arriving (a zoom's Datashader render)
         self.ready = threading.Event()
         self.error: str | None = None
+        self.connected = False
 
     def run(self):
         import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
         from bokeh.client import pull_session
+        from bokeh.events import DocumentReady
         from bokeh.models import GlyphRenderer, Plot, Tabs
 
+        # Linux niceness is per thread and inherited by the threads this one starts (the session's
+        # io loop): the generator yields the cores to the server and the measuring page.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         try:
             session = pull_session(url=self.url)
             doc = session.document
@@ -80,8 +88,11 @@ class Client(threading.Thread):
             fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
             x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
             named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
+            named["decoder-raster"].data_source.on_change("data", lambda attr, old, new: self.renders.append(time.time()))
             loop = session._connection.io_loop
             threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
+            # What a browser sends once it has drawn the page; Panel holds some updates until then.
+            loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
             # On the Decoder tab, as a person tapping there would be (hidden planes wait until shown).
             tabs = next(m for m in doc.models if isinstance(m, Tabs))
             loop.add_callback(lambda: setattr(tabs, "active", 1))
@@ -101,7 +112,8 @@ class Client(threading.Thread):
                     mid = float(self.rng.uniform(x0 + half, x1 - half))
                 else:
                     mid, half = (x0 + x1) / 2, (x1 - x0) / 2
-                loop.add_callback(lambda a=mid - half, b=mid + half: fig.x_range.update(start=a, end=b))
+                self.zooms.append(time.time())
+                loop.add_callback(lambda a=mid - half, b=mid + half: zoom(doc, fig, a, b))
             else:
                 x = float(self.rng.uniform(x0, x1))
                 self.sent.append(time.time())
@@ -109,6 +121,7 @@ class Client(threading.Thread):
             step += 1
             time.sleep(self.rng.uniform(0.3, 0.8))
         time.sleep(2)
+        self.connected = session.connected  # still connected at the end: its figures count
         loop.add_callback(lambda: session.close())
 
     def latencies_ms(self) -> list[float]:
@@ -118,6 +131,20 @@ class Client(threading.Thread):
             later = images[images > t]
             out.append((later.min() - t) * 1000 if len(later) else np.inf)
         return out
+
+
+def zoom(doc, fig, x0: float, x1: float) -> None:
+    """Set ``fig``'s x range and tell the server as BokehJS does after a wheel zoom: HoloViews'
+    range streams follow the ``rangesupdate`` event, not the range's properties."""
+    from bokeh.events import RangesUpdate
+
+    class Ranges(RangesUpdate):
+        # A Python-made event serializes its model only; BokehJS's carries the new ranges.
+        def event_values(self):
+            return {**super().event_values(), "x0": self.x0, "x1": self.x1, "y0": self.y0, "y1": self.y1}
+
+    fig.x_range.update(start=x0, end=x1)
+    doc.callbacks.send_event(Ranges(fig, x0=x0, x1=x1, y0=fig.y_range.start, y1=fig.y_range.end))
 
 
 async def _tapper(page, until: float) -> None:
@@ -151,7 +178,7 @@ def _pct(a, q):
 
 
 async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, train: bool = True,
-                   settle: float = 20) -> dict:
+                   settle: float = 20, nice: int = 0) -> dict:
     """``clients`` websocket sessions plus a measuring Chromium page against the server at ``url``
     (process ``pid``); the second half of the window runs while another page trains the model."""
     from playwright.async_api import async_playwright
@@ -165,7 +192,7 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
         memory["2 pages"] = rss_mb(pid)
         start = time.time()
         until = start + seconds + 5 * clients / 4  # sessions join over the first seconds
-        workers = [Client(url, i, until) for i in range(clients)]
+        workers = [Client(url, i, until, nice) for i in range(clients)]
         for w in workers:  # one at a time: building a session is the heaviest thing a visitor does
             w.start()
             await asyncio.get_running_loop().run_in_executor(None, w.ready.wait)
@@ -191,7 +218,7 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
     memory["sessions closed"] = rss_mb(pid)
     quiet, training = lat[lat[:, 0] < half * 1000, 1], lat[lat[:, 0] >= half * 1000, 1]
     client_lat = np.concatenate([w.latencies_ms() for w in workers if not w.error] or [[]])
-    return {"clients": clients, "seconds": seconds, "errors": errors,
+    return {"clients": clients, "seconds": seconds, "client_nice": nice, "errors": errors,
             "browser_taps": taps, "browser_images": len(lat),
             "browser_tap_p50_ms": _pct(lat[:, 1], 50), "browser_tap_p95_ms": _pct(lat[:, 1], 95),
             "browser_tap_p95_ms_before_training": _pct(quiet, 95),
@@ -199,6 +226,9 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
             "client_requests": len(client_lat), "client_lost": int(np.isinf(client_lat).sum()),
             "client_p50_ms": _pct(client_lat[np.isfinite(client_lat)], 50),
             "client_p95_ms": _pct(client_lat[np.isfinite(client_lat)], 95),
+            "clients_disconnected": sum(not w.connected for w in workers if not w.error),
+            "client_zooms": sum(len(w.zooms) for w in workers),
+            "client_zoom_renders": sum(len(w.renders) for w in workers),
             "train_requests": len(trains), "server_cpu_cores": round(server_cpu, 2),
             # when the slow taps happened, against the Train ! clicks (seconds into the window)
             "slow_taps_s_ms": [(round(t / 1000 - start, 1), round(ms)) for t, ms in lat if ms > 500],
@@ -234,13 +264,17 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--port", type=int, default=5078)
     p.add_argument("--no-train", action="store_true")
+    p.add_argument("--client-nice", type=int, default=0,
+                   help="niceness of the websocket clients' threads (0-19): the share of the cores the "
+                        "load generator yields to the server and the measuring page")
     p.add_argument("--log", default="load-server.log")
     p.add_argument("--settle", type=float, default=20, help="seconds to wait after the sessions close "
                                                              "before measuring memory")
     args = p.parse_args()
     with open(args.log, "w") as log, serving(args.run, args.port, log) as server:
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}/", server.pid, args.clients,
-                                      args.seconds, train=not args.no_train, settle=args.settle))
+                                      args.seconds, train=not args.no_train, settle=args.settle,
+                                      nice=args.client_nice))
     result["server_errors"] = server_errors(Path(args.log))
     print(json.dumps(result, indent=1))
 
