@@ -1,7 +1,6 @@
 """Served sessions' objects are frozen out of full collections and swept when sessions close."""
 from __future__ import annotations
 
-import asyncio
 import gc
 import weakref
 
@@ -18,9 +17,11 @@ class Cycle:
 
 
 def test_settled_objects_wait_for_a_quarter_of_the_sessions_to_close(monkeypatch):
-    monkeypatch.setattr(_collector, "SWEEP_DELAY_S", 0.05)
+    later = []
+    monkeypatch.setattr(_collector, "_later", lambda delay, callback: later.append(callback))
     monkeypatch.setattr(_collector, "_open", weakref.WeakSet())
     monkeypatch.setattr(_collector, "_closed", [0])
+    monkeypatch.setattr(_collector, "_pending", [False])
     docs = [Document() for _ in range(8)]
     frozen = Cycle()
     ref = weakref.ref(frozen)
@@ -35,14 +36,12 @@ def test_settled_objects_wait_for_a_quarter_of_the_sessions_to_close(monkeypatch
         assert young_ref() is None  # made after the freeze: collected as before
         assert ref() is not None  # frozen: no collection walks it
 
-        async def close(closing):
-            for doc in closing:
-                _collector.session_closed(doc.session_context)
-            await asyncio.sleep(0.2)
-
-        asyncio.run(close(docs[:1]))  # one of eight: not yet worth a sweep
-        assert ref() is not None
-        asyncio.run(close(docs[1:2]))  # a quarter closed: swept, and the survivors frozen again
-        assert ref() is None and gc.get_freeze_count() > 0
+        _collector.session_closed(docs[0].session_context)  # one of eight: not yet worth a sweep
+        assert later == [] and ref() is not None
+        for doc in docs[1:3]:  # a quarter closed: one sweep, however many close meanwhile
+            _collector.session_closed(doc.session_context)
+        assert len(later) == 1
+        later.pop()()
+        assert ref() is None and gc.get_freeze_count() > 0  # swept, and the survivors frozen again
     finally:
         gc.unfreeze()

@@ -255,8 +255,11 @@ def test_two_taps_decode_the_path_between_them(full, page):
     (x0, y0), (x1, y1) = [(m["x"][0], m["y"][0]) for m in ends]
 
     def strip():
-        d = page.evaluate(READ, "decoder-path")
+        # The line first: the strip comes in the same message, so a line already moved means
+        # the strip read after it is the new one (read the other way round, the message could
+        # land between the two reads).
         line = page.evaluate(READ, "decoder-path-line")
+        d = page.evaluate(READ, "decoder-path")
         if line and np.allclose(line["x"], [x0, x1]) and np.allclose(line["y"], [y0, y1]):
             return [np.flipud(np.asarray(d["image"], np.float64).reshape(d["shape"]))]
     s, = wait_for(page, strip)

@@ -51,39 +51,57 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
     from bokeh.models import GlyphRenderer, Plot, Tabs
 
     url, _ = served
-    messages: list[list[dict]] = []
-    handle = ClientSession._handle_patch
 
-    def record(self, message):
-        messages.append(message.content["events"])
-        return handle(self, message)
+    def client():
+        messages: list[list[dict]] = []
+        handle = ClientSession._handle_patch
 
-    ClientSession._handle_patch = record
+        def record(self, message):
+            messages.append(message.content["events"])
+            return handle(self, message)
+
+        ClientSession._handle_patch = record
+        try:
+            session = pull_session(url=url)
+            doc = session.document
+            loop = session._connection.io_loop
+            threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
+            loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
+            tabs = next(m for m in doc.models if isinstance(m, Tabs))
+            loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab
+            named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
+            image = named["decoded-image"].data_source
+            title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
+            path = named["decoder-path"].data_source
+            marker = named["decoder-marker"].data_source
+            x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
+            wanted = {image.id, title.id, path.id, marker.id}
+            for x in np.linspace(-1, 1, 4):
+                seen = len(messages)
+                loop.add_callback(lambda x=float(x): setattr(x_input, "value", x))
+                deadline = time.time() + 30
+                while not any(e.get("model", {}).get("id") == image.id for m in messages[seen:] for e in m):
+                    assert time.time() < deadline, "no decoded image came back"
+                    time.sleep(0.05)
+                time.sleep(0.5)  # anything that would come in a later message
+                changed = [{e.get("model", {}).get("id") for e in m} & wanted for m in messages[seen:]]
+                assert [c for c in changed if c] == [wanted], changed
+            loop.add_callback(session.close)
+        finally:
+            ClientSession._handle_patch = handle
+
+    # In a thread of its own: the browser tests' Playwright loop may be running in this one.
+    failed: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _catch(client, failed))
+    thread.start()
+    thread.join(300)
+    if failed:
+        raise failed[0]
+    assert not thread.is_alive(), "the session's client never finished"
+
+
+def _catch(fn, failed: list) -> None:
     try:
-        session = pull_session(url=url)
-        doc = session.document
-        loop = session._connection.io_loop
-        threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
-        loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
-        tabs = next(m for m in doc.models if isinstance(m, Tabs))
-        loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab
-        named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
-        image = named["decoded-image"].data_source
-        title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
-        path = named["decoder-path"].data_source
-        marker = named["decoder-marker"].data_source
-        x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
-        wanted = {image.id, title.id, path.id, marker.id}
-        for x in np.linspace(-1, 1, 4):
-            seen = len(messages)
-            loop.add_callback(lambda x=float(x): setattr(x_input, "value", x))
-            deadline = time.time() + 30
-            while not any(e.get("model", {}).get("id") == image.id for m in messages[seen:] for e in m):
-                assert time.time() < deadline, "no decoded image came back"
-                time.sleep(0.05)
-            time.sleep(0.5)  # anything that would come in a later message
-            changed = [{e.get("model", {}).get("id") for e in m} & wanted for m in messages[seen:]]
-            assert [c for c in changed if c] == [wanted], changed
-        loop.add_callback(session.close)
-    finally:
-        ClientSession._handle_patch = handle
+        fn()
+    except BaseException as exc:  # re-raised in the test's own thread
+        failed.append(exc)

@@ -53,7 +53,11 @@ def session_closed(session_context) -> None:
     seconds later, so that sessions closing together (a browser's tabs) cost one sweep."""
     _closed[0] += 1
     if _closed[0] * 4 >= max(len(_open), 1) and not _pending[0]:
-        from tornado.ioloop import IOLoop
-
         _pending[0] = True
-        IOLoop.current().call_later(SWEEP_DELAY_S, sweep)
+        _later(SWEEP_DELAY_S, sweep)
+
+
+def _later(delay: float, callback) -> None:
+    from tornado.ioloop import IOLoop
+
+    IOLoop.current().call_later(delay, callback)
