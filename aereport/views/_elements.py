@@ -420,6 +420,12 @@ def _flush(doc) -> None:
 
     updates = _PENDING.pop(doc, [])
     # Panel's `unlocked` holds the document's events and writes them as one PATCH-DOC message.
+    failed = None
     with set_curdoc(doc), unlocked():
         for update in updates:
-            update()
+            try:
+                update()
+            except Exception as exc:  # one failing update must not drop the others of its tick
+                failed = failed or exc
+    if failed is not None:
+        raise failed
