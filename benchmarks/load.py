@@ -120,6 +120,11 @@ class Client(threading.Thread):
                 loop.add_callback(lambda x=x: setattr(x_input, "value", x))
             step += 1
             time.sleep(self.rng.uniform(0.3, 0.8))
+        # Close only once the last request is answered: a backlogged client closing with its
+        # queue full left the server writing to and reading from a closing websocket.
+        deadline = time.time() + 30
+        while time.time() < deadline and self.sent and not any(t > self.sent[-1] for t in self.images):
+            time.sleep(0.2)
         time.sleep(2)
         self.connected = session.connected  # still connected at the end: its figures count
         loop.add_callback(lambda: session.close())
