@@ -390,6 +390,7 @@ def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 26
 
 
 _PENDING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # document -> updates for its next tick
+_PENDING_LOCK = threading.Lock()  # a push from another thread must not append to a list being flushed
 
 
 def push(model, update) -> None:
@@ -407,18 +408,20 @@ def push(model, update) -> None:
     if doc is None or doc.session_context is None:
         update()
         return
-    pending = _PENDING.get(doc)
-    if pending is None:
-        pending = _PENDING[doc] = []
-        doc.add_next_tick_callback(lambda: _flush(doc))
-    pending.append(update)
+    with _PENDING_LOCK:
+        pending = _PENDING.get(doc)
+        if pending is None:
+            pending = _PENDING[doc] = []
+            doc.add_next_tick_callback(lambda: _flush(doc))
+        pending.append(update)
 
 
 def _flush(doc) -> None:
     from panel.io.document import unlocked
     from panel.io.state import set_curdoc
 
-    updates = _PENDING.pop(doc, [])
+    with _PENDING_LOCK:
+        updates = _PENDING.pop(doc, [])
     # Panel's `unlocked` holds the document's events and writes them as one PATCH-DOC message.
     failed = None
     with set_curdoc(doc), unlocked():
