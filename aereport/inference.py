@@ -14,6 +14,7 @@ returns None and the caller loads the file with Keras. Nothing here executes cod
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -195,6 +196,25 @@ def _weight_keys(layers: list[dict]) -> list[str]:
     return keys
 
 
+# A tap decodes a handful of codes (0.1 ms of arithmetic), yet OpenBLAS's worker threads spin
+# for ~0.1 s after every multithreaded call before they sleep: 100 ms of a core per tap, taken
+# from the server's event loop and its other sessions (BENCHMARKS.md, "Session 15"). Batches
+# this small run on the calling thread; an encoding of the whole dataset keeps every core.
+SMALL_BATCH = 1024
+_BLAS: list = []
+
+
+def _blas_threads(limit: int | None):
+    """A context limiting BLAS to ``limit`` threads (None: no limit); 8 µs once set up."""
+    if limit is None:
+        return contextlib.nullcontext()
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))  # finds the loaded BLAS: ~ms, once
+    return _BLAS[0].limit(limits=limit)
+
+
 class Chain:
     """A functional model whose layers each feed the next, run with NumPy.
 
@@ -241,8 +261,9 @@ class Chain:
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x, np.float32)
-        for layer in self.layers:  # the list as it is now (see set_weights)
-            x = layer["call"](x)
+        with _blas_threads(1 if len(x) <= SMALL_BATCH else None):
+            for layer in self.layers:  # the list as it is now (see set_weights)
+                x = layer["call"](x)
         return x.astype(np.float32, copy=False)
 
     def predict_on_batch(self, x) -> np.ndarray:

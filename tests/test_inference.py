@@ -67,6 +67,27 @@ def test_set_weights_after_training_in_another_process(tmp_path):
     assert model_version(ours) == model_version(ae)
 
 
+def test_a_tap_sized_decode_runs_blas_on_one_thread(tmp_path):
+    """OpenBLAS's workers spin ~0.1 s after a multithreaded call: a tap's few codes stay on the
+    calling thread, while a whole dataset's encoding keeps the process's threads."""
+    from threadpoolctl import threadpool_info
+
+    ae = build_autoencoder((28, 28), preset="dense")
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    default = max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+    seen = []
+    first = ours.decoder.layers[0]
+    call = first["call"]
+    first["call"] = lambda x: seen.append(max(lib["num_threads"] for lib in threadpool_info()
+                                               if lib["user_api"] == "blas")) or call(x)
+    ours.decoder.predict_on_batch(np.zeros((9, 2), np.float32))  # a tap's path strip
+    ours.decoder(np.zeros((5000, 2), np.float32))
+    assert seen == [1, default]
+    # and the limit is lifted afterwards
+    assert max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas") == default
+
+
 def _saved(tmp_path, encoder, decoder, shape=(28, 28)):
     ae = from_models(encoder, decoder, shape)
     ae.model.save(tmp_path / "autoencoder.keras")
