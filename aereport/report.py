@@ -115,11 +115,12 @@ class Report(StateView):
     def __panel__(self) -> pn.viewable.Viewable:
         ds = self.state.dataset
         views = (self.embeddings, self.decoder, self.training, self.explore)
-        # Explore draws a pane per layout: built when first opened, so a page that never opens
-        # it costs the server no more than before (measured: 3 sessions in the CI load test
-        # answered a tenth fewer requests while every page also drew the Explore panes).
-        explore = pn.Column(sizing_mode="stretch_both")
-        tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), views[:3] + (explore,)),
+        # A tab is built when first opened and kept: a page costs the server only the tabs its
+        # reader has opened. Every plot update ends in Bokeh recomputing the document's whole
+        # model graph, ~80 µs a model: a zoom on the Decoder plane of a page holding all tabs
+        # (447 models) spent 40 of its 150 ms there (BENCHMARKS.md, "Session 15").
+        holders = [pn.Column(sizing_mode="stretch_both") for _ in views]
+        tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), holders),
                        dynamic=False, sizing_mode="stretch_both")
 
         def show(event=None):
@@ -127,8 +128,8 @@ class Report(StateView):
             # ended, every session redrawing every tab at once kept all taps waiting.
             for index, view in enumerate(views):
                 view.shown = tabs.active == index
-            if tabs.active == 3 and not explore.objects:
-                explore.objects = [self.explore]
+            if not holders[tabs.active].objects:
+                holders[tabs.active].objects = [views[tabs.active]]
         tabs.param.watch(show, "active")
         show()
         self._follow_state()

@@ -6,7 +6,7 @@ Each viewport (the whole layout, zoomed 2×, 8× and 32× around the centre, and
 rendered three ways, side by side — aggregate by label into an 800×520 canvas, shade with the
 views' color key, spread sparse pixels — and timed as the median of 5 renders after a first one
 (numba compiled): Datashader alone (``tf``), HoloViews' ``datashade`` + ``dynspread`` (what the
-planes ran before), and the planes' own ``datashade_occupied`` + ``dynspread``.
+planes ran before), and the planes' own ``datashade_occupied`` (its spreading included).
 Bokeh's serialization of the image is not in these figures.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main():
                 return dynspread(datashade(points, **view, **agg, **shading), dynamic=False, **SPREAD)
 
             def ours():
-                return dynspread(datashade_occupied(points, **view, **agg, **shading), dynamic=False, **SPREAD)
+                return datashade_occupied(points, **view, **agg, **shading)
 
             # one after another on the same viewport (median_ms calls each once first: numba compiled)
             for label, f in (("tf", bare), ("datashade", holoviews), ("aereport", ours)):

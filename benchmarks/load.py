@@ -43,6 +43,9 @@ HOOK = """() => {
 }"""
 
 
+TAB_RENDERER = {"Decoder": "decoder-marker", "Training": "train"}  # a renderer each tab draws
+
+
 async def _open(browser, url: str, errors: list, tab: str = "Decoder"):
     context = await browser.new_context(viewport={"width": 1400, "height": 950})
     page = await context.new_page()
@@ -51,9 +54,9 @@ async def _open(browser, url: str, errors: list, tab: str = "Decoder"):
     await page.goto(url, timeout=180000)
     await page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=180000)
     await page.get_by_text(tab, exact=True).first.click()
-    await page.wait_for_function("""() => { for (const m of Bokeh.documents[0].all_models)
-        if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') return true; return false; }""",
-                                 timeout=120000)
+    await page.wait_for_function("""name => { for (const m of Bokeh.documents[0].all_models)
+        if (m.type == 'GlyphRenderer' && m.name == name) return true; return false; }""",
+                                 arg=TAB_RENDERER[tab], timeout=120000)
     await page.wait_for_timeout(1000)
     return context, page
 
@@ -84,18 +87,23 @@ class Client(threading.Thread):
         try:
             session = pull_session(url=self.url)
             doc = session.document
-            named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
-            fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
-            x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
-            named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
-            named["decoder-raster"].data_source.on_change("data", lambda attr, old, new: self.renders.append(time.time()))
             loop = session._connection.io_loop
             threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
             # What a browser sends once it has drawn the page; Panel holds some updates until then.
             loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
-            # On the Decoder tab, as a person tapping there would be (hidden planes wait until shown).
+            # On the Decoder tab, as a person tapping there would be (a tab is built when first opened).
             tabs = next(m for m in doc.models if isinstance(m, Tabs))
             loop.add_callback(lambda: setattr(tabs, "active", 1))
+            deadline = time.time() + 120
+            while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
+                if time.time() > deadline:
+                    raise TimeoutError("the Decoder tab never came")
+                time.sleep(0.1)
+            named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
+            fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
+            x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
+            named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
+            named["decoder-raster"].data_source.on_change("data", lambda attr, old, new: self.renders.append(time.time()))
         except Exception as exc:  # reported, not raised: a failing session is a load-test result
             self.error = f"{type(exc).__name__}: {exc}"
             self.ready.set()
@@ -177,13 +185,20 @@ async def _trainer(page, start: float, until: float, log: list) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _sample_cpu(pid: int, out: list, every: float = 1.0) -> None:
+    """The server's CPU seconds, ``every`` seconds: when in the window it was busy."""
+    while True:
+        out.append((time.time(), round(cpu_seconds(pid), 3)))
+        await asyncio.sleep(every)
+
+
 def _pct(a, q):
     a = np.asarray(a, float)
     return round(float(np.percentile(a, q)), 1) if len(a) else None
 
 
 async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, train: bool = True,
-                   settle: float = 20, nice: int = 0) -> dict:
+                   settle: float = 20, nice: int = 0, trace: str | None = None) -> dict:
     """``clients`` websocket sessions plus a measuring Chromium page against the server at ``url``
     (process ``pid``); the second half of the window runs while another page trains the model."""
     from playwright.async_api import async_playwright
@@ -195,9 +210,12 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
         context, page = await _open(browser, url, errors)
         trainer = await _open(browser, url, errors, tab="Training") if train else None
         memory["2 pages"] = rss_mb(pid)
-        start = time.time()
-        until = start + seconds + 5 * clients / 4  # sessions join over the first seconds
-        workers = [Client(url, i, until, nice) for i in range(clients)]
+        cpu_trace: list = []
+        sampler = asyncio.ensure_future(_sample_cpu(pid, cpu_trace))
+        # Each client acts from the moment it joins; all stop at the end of the window, which
+        # opens once the last has joined (joining 20 took 50 s: a fixed end let the clients
+        # stop halfway through the window, before the training half).
+        workers = [Client(url, i, time.time() + 3600, nice) for i in range(clients)]
         for w in workers:  # one at a time: building a session is the heaviest thing a visitor does
             w.start()
             await asyncio.get_running_loop().run_in_executor(None, w.ready.wait)
@@ -206,11 +224,14 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
         start, cpu0 = time.time(), cpu_seconds(pid)
         print(f"window starts {start:.3f}", file=sys.stderr, flush=True)
         until = start + seconds
+        for w in workers:
+            w.until = until
         half = start + seconds / 2
         trains: list[float] = []
         jobs = [_tapper(page, until)] + ([_trainer(trainer[1], half, until, trains)] if train else [])
         await asyncio.gather(*jobs)
         server_cpu = (cpu_seconds(pid) - cpu0) / (time.time() - start)
+        sampler.cancel()
         lat = np.array(await page.evaluate("() => window.__lat"), float).reshape(-1, 2)
         taps = await page.evaluate("() => window.__taps")
         for w in workers:
@@ -221,6 +242,11 @@ async def run_load(url: str, pid: int, clients: int = 20, seconds: float = 60, t
         await browser.close()
     await asyncio.sleep(settle)  # Bokeh drops a closed session's document after ~15-17 s
     memory["sessions closed"] = rss_mb(pid)
+    if trace:  # every event's time, seconds into the window: what a latency figure hides
+        Path(trace).write_text(json.dumps({
+            "browser": [(round(t / 1000 - start, 3), round(ms)) for t, ms in lat],
+            "clients": [{k: [round(t - start, 3) for t in getattr(w, k)] for k in ("sent", "images", "zooms", "renders")}
+                        for w in workers], "cpu": [(round(t - start, 2), c) for t, c in cpu_trace]}))
     quiet, training = lat[lat[:, 0] < half * 1000, 1], lat[lat[:, 0] >= half * 1000, 1]
     client_lat = np.concatenate([w.latencies_ms() for w in workers if not w.error] or [[]])
     return {"clients": clients, "seconds": seconds, "client_nice": nice, "errors": errors,
@@ -273,13 +299,14 @@ def main():
                    help="niceness of the websocket clients' threads (0-19): the share of the cores the "
                         "load generator yields to the server and the measuring page")
     p.add_argument("--log", default="load-server.log")
+    p.add_argument("--trace", help="write every request's and answer's time (JSON) to this file")
     p.add_argument("--settle", type=float, default=20, help="seconds to wait after the sessions close "
                                                              "before measuring memory")
     args = p.parse_args()
     with open(args.log, "w") as log, serving(args.run, args.port, log) as server:
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}/", server.pid, args.clients,
                                       args.seconds, train=not args.no_train, settle=args.settle,
-                                      nice=args.client_nice))
+                                      nice=args.client_nice, trace=args.trace))
     result["server_errors"] = server_errors(Path(args.log))
     print(json.dumps(result, indent=1))
 

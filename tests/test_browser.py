@@ -138,6 +138,12 @@ def open_report(page, url):
     wait_for(page, lambda: page.evaluate(READ, "embedding-raster"))
 
 
+def open_tab(page, tab, renderer):
+    """Click ``tab`` and wait for its ``renderer`` (a tab is built when first opened)."""
+    page.get_by_text(tab, exact=True).first.click()
+    wait_for(page, lambda: page.evaluate(READ, renderer), timeout=60)
+
+
 def test_page_loads_without_errors_and_switches_layout(served, page):
     url, _ = served
     open_report(page, url)
@@ -153,7 +159,7 @@ def test_page_loads_without_errors_and_switches_layout(served, page):
 def test_tap_decodes_exactly_what_keras_decodes(served, page):
     url, run_dir = served
     open_report(page, url)
-    page.get_by_text("Decoder", exact=True).first.click()
+    open_tab(page, "Decoder", "decoder-marker")
     decoder = Run(run_dir).load_autoencoder().decoder
     for fx, fy in [(0.3, 0.6), (0.9, 0.1)]:  # the second far from any sample
         old = page.evaluate(READ, "decoder-marker")
@@ -215,7 +221,7 @@ def test_rapid_taps_and_taps_off_the_plot(served, page):
     """Thirty taps 20 ms apart end on the last one's image; clicks on the axes change nothing."""
     url, run_dir = served
     open_report(page, url)
-    page.get_by_text("Decoder", exact=True).first.click()
+    open_tab(page, "Decoder", "decoder-marker")
     decoder = Run(run_dir).load_autoencoder().decoder
     start = page.evaluate(READ, "decoder-marker")
     tap(page, "decoder-marker", 0.5, 0.5, lambda: page.evaluate(READ, "decoder-marker")["x"] != start["x"])

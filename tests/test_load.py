@@ -68,8 +68,12 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
             threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
             loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
             tabs = next(m for m in doc.models if isinstance(m, Tabs))
-            loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab
-            named = {m.name: m for m in doc.models if isinstance(m, GlyphRenderer) and m.name}
+            loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab, built when first opened
+            deadline = time.time() + 60
+            while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
+                assert time.time() < deadline, "the Decoder tab never came"
+                time.sleep(0.1)
+            named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
             image = named["decoded-image"].data_source
             title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
             path = named["decoder-path"].data_source

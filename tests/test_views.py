@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.models import GlyphRenderer, Plot
+from bokeh.models import GlyphRenderer, Plot, Tabs
 
 from aereport.model import decode_at
 from aereport.report import Report, load_state
@@ -21,6 +21,10 @@ def report(trained_run, module_tmp):
     shutil.copytree(trained_run, run)
     r = Report(state=load_state(str(run)))
     root = pn.panel(r).get_root(Document())
+    tabs = root.select_one({"type": Tabs})
+    tabs.active = 1  # a reader who has opened the Decoder and Training tabs (each built when first opened)
+    tabs.active = 2
+    tabs.active = 0
     return r, root
 
 
@@ -119,6 +123,26 @@ def test_plot_size_ignores_reflows_of_a_few_pixels():
     assert (size.width, size.height) == (1230, 743)
     size.event(width=900, height=753)
     assert (size.width, size.height) == (900, 753)
+
+
+def test_a_tab_is_built_when_first_opened_and_kept(trained_run):
+    """A page holds only the tabs its reader has opened: every plot update of a session ends in
+    Bokeh walking the whole document's models."""
+    import panel as pn
+
+    root = pn.panel(Report(state=load_state(str(trained_run)))).get_root(Document())
+    names = lambda: {m.name for m in root.select({"type": GlyphRenderer})}  # noqa: E731
+    assert "embedding-raster" in names() and "decoded-image" not in names() and "train" not in names()
+    before = len(list(root.references()))
+    tabs = root.select_one({"type": Tabs})
+    tabs.active = 1
+    assert "decoded-image" in names() and "train" not in names()
+    tabs.active = 0
+    tabs.active = 1  # opened again: the same plots, not another copy
+    assert len([n for n in (m.name for m in root.select({"type": GlyphRenderer})) if n == "decoded-image"]) == 1
+    tabs.active = 2
+    assert {"decoded-image", "train", "embedding-raster"} <= names()
+    assert len(list(root.references())) > 2 * before
 
 
 def test_hidden_tabs_redraw_for_a_new_model_when_shown(report):
@@ -227,8 +251,9 @@ def test_shading_only_occupied_pixels_draws_what_holoviews_datashade_draws(mnist
     for view, drawn in ((dict(), True),
                         (dict(x_range=(float(x0), float(x0 + x1) / 2), y_range=(float(y0), float(y0 + y1) / 2)), True),
                         (dict(x_range=(float(x1) + 1, float(x1) + 2), y_range=(float(y1) + 1, float(y1) + 2)), False)):
-        ours, theirs = (dynspread(op(points, dynamic=False, width=400, height=260, aggregator=aggregator, **view,
-                                     **shading), dynamic=False, **SPREAD) for op in (datashade_occupied, datashade))
+        args = dict(dynamic=False, width=400, height=260, aggregator=aggregator, **view, **shading)
+        ours = datashade_occupied(points, **args)  # its spreading included
+        theirs = dynspread(datashade(points, **args), dynamic=False, **SPREAD)
         pixels = [np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims]) for rgb in (ours, theirs)]
         assert pixels[1][..., 3].any() == drawn
         np.testing.assert_array_equal(*pixels)

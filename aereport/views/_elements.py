@@ -87,6 +87,10 @@ class datashade_occupied(hvds.datashade):
     takes its same path: its histogram equalization sees the same counts) and puts them back:
     the same pixels as ``datashade``, which a test checks. Other aggregates are shaded as there.
     One operation, as ``datashade`` is: a DynamicMap per step would memoize every aggregate.
+    Sparse pixels are spread here too (``tf.dynspread`` with :data:`SPREAD`), on the packed
+    image: HoloViews' ``dynspread`` after it unpacked the RGB element, spread, and packed it
+    again (18 of a zoom's 130 ms on the server, BENCHMARKS.md "Session 15"), and a cached render
+    is spread once. (A constant, not a parameter: ``rasterize`` warns of parameters it does not know.)
     """
 
     def _process(self, element, key=None):
@@ -104,12 +108,12 @@ class datashade_occupied(hvds.datashade):
         agg = hvds.rasterize._process(self, element, key)
         if not (isinstance(agg, ImageStack) and isinstance(self.p.color_key, dict)
                 and self.p.cnorm == "eq_hist" and not self.p.clims):
-            return hvds.shade._process(self, agg, key)
+            return self._spread(hvds.shade._process(self, agg, key))
         array = self._extract_data(agg)
         counts = np.asarray(array.data)
         occupied = np.flatnonzero(counts.sum(axis=2))
         if not len(occupied):
-            return hvds.shade._process(self, agg, key)
+            return self._spread(hvds.shade._process(self, agg, key))
         ydim, xdim, cat = array.dims
         k = counts.shape[2]
         row = np.concatenate([counts.reshape(-1, k)[occupied], np.zeros((1, k), counts.dtype)])[None]
@@ -118,10 +122,18 @@ class datashade_occupied(hvds.datashade):
                           alpha=self.p.alpha, rescale_discrete_levels=self.p.rescale_discrete_levels)
         image = np.zeros(counts.shape[:2], np.uint32)
         image.flat[occupied] = shaded.data[0, :-1]
-        image = xr.DataArray(image, dims=(ydim, xdim), coords={d: array.coords[d] for d in (ydim, xdim)})
+        # A Datashader Image: spread as RGBA pixels ("over"), not as integers added together
+        image = tf.Image(image, dims=(ydim, xdim), coords={d: array.coords[d] for d in (ydim, xdim)})
+        image = tf.dynspread(image, shape="circle", **SPREAD)
         return RGB(self.uint32_to_uint8_xr(image), **dict(
             get_param_values(agg), kdims=agg.kdims, bounds=agg.bounds, vdims=RGB.vdims[:],
             xdensity=agg.xdensity, ydensity=agg.ydensity))
+
+
+    @staticmethod
+    def _spread(rgb):
+        # The paths shaded by Datashader's own code, spread as HoloViews' ``dynspread`` does.
+        return dynspread(rgb, dynamic=False, **SPREAD)
 
 
 class RenderCache:
@@ -155,7 +167,8 @@ class RenderCache:
     def put(self, token, element) -> None:
         if token is None:
             return
-        size = int(element.data.nbytes)  # the RGB's xarray Dataset, not a flattened copy of it
+        data = element.data  # the RGB's xarray Dataset, or the dict HoloViews' dynspread makes
+        size = int(data.nbytes if hasattr(data, "nbytes") else sum(np.asarray(v).nbytes for v in data.values()))
         with self._lock:
             if token in self._items or size > self.max_bytes:
                 return
@@ -245,7 +258,7 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
     >>> shade(hv.DynamicMap(points), color_key(dataset), hv.streams.RangeXY(), hv.streams.PlotSize())  # doctest: +SKIP
     """
     aggregator, shading = _shading(key)
-    return dynspread(datashade_occupied(points, streams=[ranges, size], aggregator=aggregator, **shading), **SPREAD)
+    return datashade_occupied(points, streams=[ranges, size], aggregator=aggregator, **shading)
 
 
 SPREAD = dict(threshold=0.8, max_px=4)
@@ -277,9 +290,7 @@ def warm_up(dataset: Dataset) -> None:
     # each compiles its own aggregation.
     aggregator, shading = _shading(color_key(dataset))
     for ranges in (dict(), dict(x_range=(0.0, 6.0), y_range=(0.0, 4.0))):
-        shaded = datashade_occupied(points, dynamic=False, width=64, height=64, aggregator=aggregator, **ranges,
-                                    **shading)
-        dynspread(shaded, dynamic=False, **SPREAD)
+        datashade_occupied(points, dynamic=False, width=64, height=64, aggregator=aggregator, **ranges, **shading)
 
 
 def warm_up_soon(dataset: Dataset) -> threading.Thread:
