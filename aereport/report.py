@@ -115,21 +115,20 @@ class Report(StateView):
     def __panel__(self) -> pn.viewable.Viewable:
         ds = self.state.dataset
         views = (self.embeddings, self.decoder, self.training, self.explore)
-        # A tab is built when first opened and kept: a page costs the server only the tabs its
-        # reader has opened. Every plot update ends in Bokeh recomputing the document's whole
-        # model graph, ~80 µs a model: a zoom on the Decoder plane of a page holding all tabs
-        # (447 models) spent 40 of its 150 ms there (BENCHMARKS.md, "Session 15").
-        holders = [pn.Column(sizing_mode="stretch_both") for _ in views]
-        tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), holders),
-                       dynamic=False, sizing_mode="stretch_both")
+        # Only the tab on screen is in the document (Panel keeps the others' models, and puts them
+        # back when their tab is opened again); a tab never opened is never built. Every plot
+        # update ends in Bokeh recomputing the document's whole model graph, ~80 µs a model,
+        # and each message in and out indexes every model: a zoom on the Decoder plane of a page
+        # holding all four tabs (447 models) spent 40 of its 150 ms in the recompute alone
+        # (BENCHMARKS.md, "Session 15").
+        tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), views),
+                       dynamic=True, sizing_mode="stretch_both")
 
         def show(event=None):
             # Hidden tabs skip redraws for a new model and catch up when shown: when a training
             # ended, every session redrawing every tab at once kept all taps waiting.
             for index, view in enumerate(views):
                 view.shown = tabs.active == index
-            if not holders[tabs.active].objects:
-                holders[tabs.active].objects = [views[tabs.active]]
         tabs.param.watch(show, "active")
         show()
         self._follow_state()

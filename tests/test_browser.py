@@ -138,10 +138,19 @@ def open_report(page, url):
     wait_for(page, lambda: page.evaluate(READ, "embedding-raster"))
 
 
+# Whether the plot holding the named renderer is drawn on the page now (a tab's plots leave the
+# page when another tab is opened, though BokehJS keeps their models).
+DRAWN = """(name) => {
+  for (const m of Bokeh.documents[0].all_models)
+    if (m.type == 'Figure' && m.renderers.some(r => r.name == name) && Bokeh.index.find_one(m)) return true;
+  return false; }"""
+
+
 def open_tab(page, tab, renderer):
-    """Click ``tab`` and wait for its ``renderer`` (a tab is built when first opened)."""
+    """Click ``tab`` and wait until its plot holding ``renderer`` is drawn (a tab is built when
+    first opened, and put back in the page when opened again)."""
     page.get_by_text(tab, exact=True).first.click()
-    wait_for(page, lambda: page.evaluate(READ, renderer), timeout=60)
+    wait_for(page, lambda: page.evaluate(DRAWN, renderer), timeout=60)
 
 
 def test_page_loads_without_errors_and_switches_layout(served, page):
@@ -162,6 +171,10 @@ def test_tap_decodes_exactly_what_keras_decodes(served, page):
     open_tab(page, "Decoder", "decoder-marker")
     decoder = Run(run_dir).load_autoencoder().decoder
     for fx, fy in [(0.3, 0.6), (0.9, 0.1)]:  # the second far from any sample
+        if fx == 0.9:  # away and back: the tab's plots come back into the page, still live
+            open_tab(page, "Embeddings", "embedding-raster")
+            wait_for(page, lambda: not page.evaluate(DRAWN, "decoder-marker"))
+            open_tab(page, "Decoder", "decoder-marker")
         old = page.evaluate(READ, "decoder-marker")
         marker = tap(page, "decoder-marker", fx, fy,
                      lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
