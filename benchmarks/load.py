@@ -76,30 +76,13 @@ class Client(threading.Thread):
         self.connected = False
 
     def run(self):
-        import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
-        from bokeh.client import pull_session
-        from bokeh.events import DocumentReady
-        from bokeh.models import GlyphRenderer, Plot, Tabs
+        from bokeh.models import Plot
 
         # Linux niceness is per thread and inherited by the threads this one starts (the session's
         # io loop): the generator yields the cores to the server and the measuring page.
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         try:
-            session = pull_session(url=self.url)
-            doc = session.document
-            loop = session._connection.io_loop
-            threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
-            # What a browser sends once it has drawn the page; Panel holds some updates until then.
-            loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
-            # On the Decoder tab, as a person tapping there would be (a tab is built when first opened).
-            tabs = next(m for m in doc.models if isinstance(m, Tabs))
-            loop.add_callback(lambda: setattr(tabs, "active", 1))
-            deadline = time.time() + 120
-            while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
-                if time.time() > deadline:
-                    raise TimeoutError("the Decoder tab never came")
-                time.sleep(0.1)
-            named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
+            session, doc, loop, named = decoder_session(self.url)
             fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
             x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
             named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
@@ -144,6 +127,29 @@ class Client(threading.Thread):
             later = images[images > t]
             out.append((later.min() - t) * 1000 if len(later) else np.inf)
         return out
+
+
+def decoder_session(url: str, timeout: float = 120):
+    """A Bokeh session of ``url`` on the Decoder tab, as a browser's: ``(session, document, its io
+    loop, {renderer name: renderer})``, once the tab (built when first opened) has arrived."""
+    import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
+    from bokeh.client import pull_session
+    from bokeh.events import DocumentReady
+    from bokeh.models import GlyphRenderer, Tabs
+
+    session = pull_session(url=url)
+    doc, loop = session.document, session._connection.io_loop
+    threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
+    # What a browser sends once it has drawn the page; Panel holds some updates until then.
+    loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
+    tabs = next(m for m in doc.models if isinstance(m, Tabs))
+    loop.add_callback(lambda: setattr(tabs, "active", 1))
+    deadline = time.time() + timeout
+    while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
+        if time.time() > deadline:
+            raise TimeoutError("the Decoder tab never came")
+        time.sleep(0.1)
+    return session, doc, loop, {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
 
 
 def zoom(doc, fig, x0: float, x1: float) -> None:

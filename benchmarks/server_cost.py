@@ -12,34 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 
 import numpy as np
 
 from _chromium import cpu_seconds, serving
-from load import zoom
+from load import decoder_session, zoom
 
 
 def measure(url: str, pid: int, zooms: int, taps: int) -> dict:
-    import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
-    from bokeh.client import pull_session
-    from bokeh.events import DocumentReady
-    from bokeh.models import GlyphRenderer, Plot, Tabs
+    from bokeh.models import Plot
 
-    session = pull_session(url=url)
-    doc, loop = session.document, session._connection.io_loop
-    threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
-    loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
-    tabs = next(m for m in doc.models if isinstance(m, Tabs))
-    loop.add_callback(lambda: setattr(tabs, "active", 1))
-    deadline = time.time() + 120
-    while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
-        if time.time() > deadline:
-            raise TimeoutError("the Decoder tab never came")
-        time.sleep(0.1)
+    session, doc, loop, named = decoder_session(url)
     time.sleep(3)  # the tab's first renders
-    named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
     fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
     x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
     arrived = {"image": [], "raster": []}
