@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import threading
 import zipfile
 from typing import Callable
 
@@ -202,17 +203,24 @@ def _weight_keys(layers: list[dict]) -> list[str]:
 # this small run on the calling thread; an encoding of the whole dataset keeps every core.
 SMALL_BATCH = 1024
 _BLAS: list = []
+# The limit is the process's: two threads limiting at once could restore each other's "before"
+# out of order and leave BLAS on one thread for good. Reentrant: a model may call another.
+_BLAS_LOCK = threading.RLock()
 
 
+@contextlib.contextmanager
 def _blas_threads(limit: int | None):
-    """A context limiting BLAS to ``limit`` threads (None: no limit); 8 µs once set up."""
+    """Limit BLAS to ``limit`` threads while the block runs (None: no limit); 8 µs once set up."""
     if limit is None:
-        return contextlib.nullcontext()
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
+        yield
+        return
+    with _BLAS_LOCK:
+        if not _BLAS:
+            from threadpoolctl import ThreadpoolController
 
-        _BLAS.append(ThreadpoolController().select(user_api="blas"))  # finds the loaded BLAS: ~ms, once
-    return _BLAS[0].limit(limits=limit)
+            _BLAS.append(ThreadpoolController().select(user_api="blas"))  # finds the loaded BLAS: ~ms, once
+        with _BLAS[0].limit(limits=limit):
+            yield
 
 
 class Chain:

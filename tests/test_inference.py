@@ -84,7 +84,17 @@ def test_a_tap_sized_decode_runs_blas_on_one_thread(tmp_path):
     ours.decoder.predict_on_batch(np.zeros((9, 2), np.float32))  # a tap's path strip
     ours.decoder(np.zeros((5000, 2), np.float32))
     assert seen == [1, default]
-    # and the limit is lifted afterwards
+    # and the limit is lifted afterwards, also after decodes in several threads at once (each
+    # restoring its own "before" out of order would leave the process on one thread)
+    first["call"] = call
+    import threading
+
+    threads = [threading.Thread(target=lambda: [ours.decoder(np.zeros((3, 2), np.float32)) for _ in range(200)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas") == default
 
 

@@ -129,7 +129,6 @@ class datashade_occupied(hvds.datashade):
             get_param_values(agg), kdims=agg.kdims, bounds=agg.bounds, vdims=RGB.vdims[:],
             xdensity=agg.xdensity, ydensity=agg.ydensity))
 
-
     @staticmethod
     def _spread(rgb):
         # The paths shaded by Datashader's own code, spread as HoloViews' ``dynspread`` does.
