@@ -23,6 +23,7 @@ from .data import Dataset
 from .state import ReportState, ensure_default_run
 from .views import DecoderView, EmbeddingsView, ExploreView, TrainingView
 from .views._base import StateView
+from .views._collector import settle_soon
 from .views._elements import warm_up_soon
 
 RUN_ENV = "AEREPORT_RUN"
@@ -124,11 +125,16 @@ class Report(StateView):
         tabs = pn.Tabs(*zip(("Embeddings", "Decoder", "Training", "Explore"), views),
                        dynamic=True, sizing_mode="stretch_both")
 
+        opened = {tabs.active}  # the page's first tab is settled with the page (views' onload)
+
         def show(event=None):
             # Hidden tabs skip redraws for a new model and catch up when shown: when a training
             # ended, every session redrawing every tab at once kept all taps waiting.
             for index, view in enumerate(views):
                 view.shown = tabs.active == index
+            if tabs.active not in opened:  # built now: its objects out of full collections once made
+                opened.add(tabs.active)
+                settle_soon(pn.state.curdoc)
         tabs.param.watch(show, "active")
         show()
         self._follow_state()

@@ -45,3 +45,16 @@ def test_settled_objects_wait_for_a_quarter_of_the_sessions_to_close(monkeypatch
         assert ref() is None and gc.get_freeze_count() > 0  # swept, and the survivors frozen again
     finally:
         gc.unfreeze()
+
+
+def test_a_tab_opened_later_is_settled_on_the_next_tick(monkeypatch):
+    """Only a session's open tab is built: one opened after the page loaded is frozen too, once
+    its models are made (the session's next tick); a document not followed schedules nothing."""
+    monkeypatch.setattr(_collector, "_open", weakref.WeakSet())
+    followed, other = Document(), Document()
+    _collector._open.add(followed)
+    _collector.settle_soon(followed)
+    _collector.settle_soon(other)
+    _collector.settle_soon(None)  # no session (a notebook's report)
+    assert [c.callback.__name__ for c in followed.callbacks.session_callbacks] == ["settle"]
+    assert not other.callbacks.session_callbacks

@@ -44,11 +44,12 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
     import threading
 
     import numpy as np
-    import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
-    from bokeh.client import pull_session
     from bokeh.client.session import ClientSession
-    from bokeh.events import DocumentReady
-    from bokeh.models import GlyphRenderer, Plot, Tabs
+    from bokeh.models import Plot
+
+    if str(ROOT / "benchmarks") not in sys.path:  # the load benchmark's client: a session as a browser's
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from load import decoder_session
 
     url, _ = served
 
@@ -62,18 +63,7 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
 
         ClientSession._handle_patch = record
         try:
-            session = pull_session(url=url)
-            doc = session.document
-            loop = session._connection.io_loop
-            threading.Thread(target=session._connection.loop_until_closed, daemon=True).start()
-            loop.add_callback(lambda: doc.callbacks.send_event(DocumentReady()))
-            tabs = next(m for m in doc.models if isinstance(m, Tabs))
-            loop.add_callback(lambda: setattr(tabs, "active", 1))  # the Decoder tab, built when first opened
-            deadline = time.time() + 60
-            while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
-                assert time.time() < deadline, "the Decoder tab never came"
-                time.sleep(0.1)
-            named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
+            session, doc, loop, named = decoder_session(url, timeout=60)
             image = named["decoded-image"].data_source
             title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
             path = named["decoder-path"].data_source

@@ -34,6 +34,13 @@ def follow(doc) -> None:
         doc.on_session_destroyed(session_closed)
 
 
+def settle_soon(doc) -> None:
+    """Settle once the models being built for ``doc`` now are in place (its next tick): a tab
+    opened after the page loaded is built then, and would otherwise stay in every collection."""
+    if doc in _open:
+        doc.add_next_tick_callback(settle)
+
+
 def settle() -> None:
     """Freeze the objects alive now, after dropping young garbage (so it is not frozen with them)."""
     gc.collect(1)
