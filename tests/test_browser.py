@@ -165,6 +165,89 @@ def test_page_loads_without_errors_and_switches_layout(served, page):
     assert page.errors == []
 
 
+# The inner size of the plot frame holding the named renderer, in CSS pixels: [width, height].
+FRAME_SIZE = """(name) => {
+  const doc = Bokeh.documents[0];
+  for (const m of doc.all_models)
+    if (m.type == 'Figure' && m.renderers.some(r => r.name == name)) {
+      const f = Bokeh.index.find_one(m).frame.bbox; return [f.width, f.height]; }
+  return null; }"""
+
+
+# The plot's ranges and where each named raster lies: [[x0, x1, y0, y1], [{x, y, dw, dh, shape}]].
+PLACED = """(names) => {
+  const doc = Bokeh.documents[0], layers = [];
+  let fig = null;
+  for (const name of names) for (const m of doc.all_models)
+    if (m.type == 'GlyphRenderer' && m.name == name) {
+      const d = m.data_source.data;
+      layers.push({x: d.x[0], y: d.y[0], dw: d.dw[0], dh: d.dh[0], shape: d.image[0].shape});
+      for (const f of doc.all_models) if (f.type == 'Figure' && f.renderers.includes(m)) fig = f;
+    }
+  return [[fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end], layers]; }"""
+
+
+def test_a_zoom_draws_what_holoviews_draws_at_the_plots_own_size(served, page):
+    """Zoomed in step by step until each sample in view is drawn as its own image: every redraw is
+    at the plot's size in pixels (it used to be Datashader's default 400×400, stretched), and the
+    server's direct redraw of a zoom (no HoloViews re-render) is, pixel for pixel, HoloViews' own
+    render of that viewport: the shaded points and the thumbnails over them."""
+    import holoviews as hv
+
+    from aereport.report import load_state
+    from aereport.sprites import Viewport
+    from aereport.views._elements import SteadyPlotSize, _shading, color_key, datashade_occupied, detail, frame
+
+    url, run_dir = served
+    open_report(page, url)
+    page.get_by_role("button", name="PCA").click()  # a layout training leaves alone
+    state = load_state(str(run_dir))
+    xy = state.layouts["pca"]
+    wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-5))
+    page.mouse.move(*page.evaluate(LOCATE, ["embedding-raster", 0.45, 0.55]))
+
+    names = ["embedding-raster", "embedding-raster-thumbnails"]
+
+    def drawn():
+        """Both layers' placement and the plot's ranges, once both are drawn for those ranges."""
+        (x0, x1, y0, y1), layers = page.evaluate(PLACED, names)
+        if all(d["x"] == x0 and d["y"] == y0 and d["dw"] == pytest.approx(x1 - x0, rel=1e-9) for d in layers):
+            return (x0, x1, y0, y1), layers
+
+    def thumbnails():
+        now = drawn()
+        if now and now[1][1]["shape"][0] > 1:
+            return now
+        # One wheel step at a time, each once the last is drawn (the first page's axes may hold
+        # a margin its rasters do not: the first step is taken regardless)
+        if now or not wheeled:
+            page.mouse.wheel(0, -120)
+            wheeled.append(time.time())
+        return None
+
+    wheeled = []
+    (x0, x1, y0, y1), _ = wait_for(page, thumbnails, timeout=90)
+    plane, thumbs = (page.evaluate(READ, name) for name in names)
+    assert all(d["x"] == [x0] and d["y"] == [y0] for d in (plane, thumbs))  # nothing moved since
+    width, height = page.evaluate(FRAME_SIZE, "embedding-raster")
+    # The plot's size, give or take the few pixels of a reflow the planes ignore (SteadyPlotSize)
+    assert plane["shape"] == thumbs["shape"]
+    assert plane["shape"] == pytest.approx([height, width], rel=SteadyPlotSize.tolerance)
+
+    def holoviews_draws(element):
+        return hv.renderer("bokeh").get_plot(element).handles["source"].data["image"][0]
+
+    aggregator, shading = _shading(color_key(state.dataset))
+    points = hv.Points(frame(xy, state.dataset), ["x", "y"], ["label"])
+    h, w = plane["shape"]
+    theirs = datashade_occupied(points, dynamic=False, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                                aggregator=aggregator, **shading)
+    np.testing.assert_array_equal(np.asarray(plane["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
+    theirs = detail(state, xy, Viewport(x0, x1, y0, y1, w, h), "thumbnails")
+    np.testing.assert_array_equal(np.asarray(thumbs["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
+    assert page.errors == []
+
+
 def test_tap_decodes_exactly_what_keras_decodes(served, page):
     url, run_dir = served
     open_report(page, url)

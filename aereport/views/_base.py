@@ -11,7 +11,9 @@ from panel.io.state import set_curdoc
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
 from ._collector import follow
-from ._elements import SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
+from ._elements import (SteadyPlotSize, bottom_up, color_key, detail, detail_pixels, name_renderer, plane_pixels, push,
+                        shade, viewport)
+from ._zoom import ServedZoom, in_device_pixels
 from .transition import add_transition, transition_data
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
@@ -192,10 +194,18 @@ class PlaneView(StateView):
         element, ``hooks`` are the plot's own."""
         self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize()
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
-        shaded = shade(hv.DynamicMap(points, streams=streams), color_key(self.state.dataset), self._ranges, size)
+        key = color_key(self.state.dataset)
+        shown = hv.DynamicMap(points, streams=streams)
+        shaded = shade(shown, key, self._ranges, size)
         params = hv.streams.Params(self, ["layout", "plane_version"])
         detail = hv.DynamicMap(lambda **kw: self._thumbnails(name=f"{name}-thumbnails", **kw),
                                streams=[self._ranges, size, params])
+        if served():
+            xy = lambda: self.state.layouts[self.layout]  # noqa: E731
+            zoom = ServedZoom(self._ranges, size, xy, {
+                name: lambda vp: plane_pixels(shown.last, in_device_pixels(vp), key),
+                f"{name}-thumbnails": lambda vp: bottom_up(detail_pixels(self.state, xy(), vp))})
+            hooks = [*hooks, zoom.hook]
         # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
         # kept the first layout's extent and showed the next one as a speck.
         return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(

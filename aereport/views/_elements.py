@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from holoviews.core.util import get_param_values
-from holoviews.element import RGB, ImageStack
+from holoviews.element import RGB, Image, ImageStack
 from holoviews.operation import datashader as hvds
 from holoviews.operation.datashader import dynspread
+from holoviews.plotting.bokeh.callbacks import PlotSizeCallback
 
 from ..data import Dataset
 from ..export import DENSITY_CMAP
@@ -72,6 +73,12 @@ class SteadyPlotSize(hv.streams.PlotSize):
         return size
 
 
+# HoloViews links a stream to a plot through the callback registered for its exact class (as
+# GeoViews registers its own): unregistered, this stream never heard of the plot's size, and
+# every plane was aggregated at Datashader's default 400×400 and stretched over the plot.
+hv.streams.Stream._callbacks["bokeh"][SteadyPlotSize] = PlotSizeCallback
+
+
 def palette(dataset: Dataset) -> np.ndarray:
     """(k, 3) uint8: the RGB of each label's :func:`color_key` color, in code order."""
     return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in color_key(dataset).values()], np.uint8)
@@ -106,33 +113,41 @@ class datashade_occupied(hvds.datashade):
 
     def _render(self, element, key=None):
         agg = hvds.rasterize._process(self, element, key)
-        if not (isinstance(agg, ImageStack) and isinstance(self.p.color_key, dict)
-                and self.p.cnorm == "eq_hist" and not self.p.clims):
-            return self._spread(hvds.shade._process(self, agg, key))
-        array = self._extract_data(agg)
-        counts = np.asarray(array.data)
-        occupied = np.flatnonzero(counts.sum(axis=2))
-        if not len(occupied):
-            return self._spread(hvds.shade._process(self, agg, key))
-        ydim, xdim, cat = array.dims
-        k = counts.shape[2]
-        row = np.concatenate([counts.reshape(-1, k)[occupied], np.zeros((1, k), counts.dtype)])[None]
-        shaded = tf.shade(xr.DataArray(row, dims=array.dims, coords={cat: array.coords[cat].values}),
-                          color_key=self.p.color_key, how="eq_hist", min_alpha=self.p.min_alpha,
-                          alpha=self.p.alpha, rescale_discrete_levels=self.p.rescale_discrete_levels)
-        image = np.zeros(counts.shape[:2], np.uint32)
-        image.flat[occupied] = shaded.data[0, :-1]
-        # A Datashader Image: spread as RGBA pixels ("over"), not as integers added together
-        image = tf.Image(image, dims=(ydim, xdim), coords={d: array.coords[d] for d in (ydim, xdim)})
-        image = tf.dynspread(image, shape="circle", **SPREAD)
+        if not (isinstance(agg, (ImageStack, Image)) and self.shades_itself(self.p, isinstance(agg, ImageStack))):
+            return dynspread(hvds.shade._process(self, agg, key), dynamic=False, **SPREAD)
+        image = self.shade_array(self._extract_data(agg), self.p)
         return RGB(self.uint32_to_uint8_xr(image), **dict(
             get_param_values(agg), kdims=agg.kdims, bounds=agg.bounds, vdims=RGB.vdims[:],
             xdensity=agg.xdensity, ydensity=agg.ydensity))
 
     @staticmethod
-    def _spread(rgb):
-        # The paths shaded by Datashader's own code, spread as HoloViews' ``dynspread`` does.
-        return dynspread(rgb, dynamic=False, **SPREAD)
+    def shades_itself(p, categorical: bool) -> bool:
+        """Whether :meth:`shade_array` shades an aggregate with the options ``p`` (per-label counts
+        with a color per label, or a density with a color ramp; both equalized); else HoloViews'
+        ``shade`` does."""
+        ramp = p.color_key if categorical else p.cmap
+        return p.cnorm == "eq_hist" and not p.clims and isinstance(ramp, dict if categorical else list)
+
+    @staticmethod
+    def shade_array(array: xr.DataArray, p) -> tf.Image:
+        """An aggregate (H×W×labels counts, or H×W for a density) as a Datashader RGBA image,
+        shaded with the options ``p`` (the operation's parameters) and spread where sparse."""
+        counts = np.asarray(array.data)
+        opts = dict(how="eq_hist", min_alpha=p.min_alpha, alpha=p.alpha, rescale_discrete_levels=p.rescale_discrete_levels)
+        ydim, xdim = array.dims[:2]
+        occupied = np.flatnonzero(counts.sum(axis=2)) if counts.ndim == 3 else None
+        if occupied is None or not len(occupied):
+            image = tf.shade(array, **opts, **({"cmap": p.cmap} if occupied is None else {"color_key": p.color_key}))
+        else:
+            cat, k = array.dims[2], counts.shape[2]
+            row = np.concatenate([counts.reshape(-1, k)[occupied], np.zeros((1, k), counts.dtype)])[None]
+            shaded = tf.shade(xr.DataArray(row, dims=array.dims, coords={cat: array.coords[cat].values}),
+                              color_key=p.color_key, **opts)
+            pixels = np.zeros(counts.shape[:2], np.uint32)
+            pixels.flat[occupied] = shaded.data[0, :-1]
+            # A Datashader Image: spread as RGBA pixels ("over"), not as integers added together
+            image = tf.Image(pixels, dims=(ydim, xdim), coords={d: array.coords[d] for d in (ydim, xdim)})
+        return tf.dynspread(image, shape="circle", **SPREAD)
 
 
 class RenderCache:
@@ -317,14 +332,45 @@ def detail(state, xy: np.ndarray, vp: Viewport, name: str, visible: np.ndarray |
     """The layer over a plane (renderer ``name``): each shown point as its own image when at most
     ``THUMBNAILS_AT`` are in view, and the ``selected`` samples lit over a veil; see
     :func:`aereport.sprites.render`. ``state``: the :class:`~aereport.state.ReportState` shown."""
-    pixels = None
-    if vp.width and vp.height:
-        shown = vp.contains(xy) if visible is None else vp.contains(xy) & visible
-        few = shown.sum() <= THUMBNAILS_AT
-        if few or selected is not None:
-            pixels = render(xy, vp, atlas=state.sprites if few else None, labels=state.labels,
-                            palette=palette(state.dataset), visible=visible, selected=selected)
-    return raster(pixels, vp, name)
+    return raster(detail_pixels(state, xy, vp, visible, selected), vp, name)
+
+
+def detail_pixels(state, xy: np.ndarray, vp: Viewport, visible: np.ndarray | None = None,
+                  selected: np.ndarray | None = None) -> np.ndarray | None:
+    """The pixels of :func:`detail` (H×W×4 uint8, top row first), or None: nothing to draw."""
+    if not (vp.width and vp.height):
+        return None
+    shown = vp.contains(xy) if visible is None else vp.contains(xy) & visible
+    few = shown.sum() <= THUMBNAILS_AT
+    if not (few or selected is not None):
+        return None
+    return render(xy, vp, atlas=state.sprites if few else None, labels=state.labels,
+                  palette=palette(state.dataset), visible=visible, selected=selected)
+
+
+def plane_pixels(points: hv.Points, vp: Viewport, key: dict[str, str]) -> np.ndarray | None:
+    """What :func:`shade` draws of ``points`` over ``vp`` (its size in device pixels), made
+    without HoloViews: (H, W) uint32 RGBA, the bottom row first as Bokeh draws it; None if no
+    point is shown. A test checks it is the operation's render pixel for pixel.
+
+    >>> plane_pixels(hv.Points(frame(xy, dataset), ["x", "y"], ["label"]), vp, color_key(dataset))  # doctest: +SKIP
+    """
+    data = points.data
+    if not len(data) or not (vp.width and vp.height):
+        return None
+    aggregator, shading = _shading(key)
+    op = datashade_occupied.instance(aggregator=aggregator, **shading)
+    x, y = (d.name for d in points.kdims)
+    canvas = ds.Canvas(plot_width=vp.width, plot_height=vp.height, x_range=(vp.x0, vp.x1), y_range=(vp.y0, vp.y1))
+    return op.shade_array(canvas.points(data, x, y, aggregator), op).data
+
+
+def bottom_up(pixels: np.ndarray | None) -> np.ndarray | None:
+    """H×W×4 uint8 RGBA, top row first (as :func:`raster` takes it), as the (H, W) uint32 image
+    an ``image_rgba`` glyph draws, bottom row first."""
+    if pixels is None or not pixels[..., 3].any():
+        return None
+    return np.ascontiguousarray(pixels[::-1]).view(np.uint32)[..., 0]
 
 
 def raster(pixels: np.ndarray | None, vp: Viewport, name: str) -> hv.RGB:

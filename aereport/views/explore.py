@@ -9,10 +9,11 @@ from bokeh.models import ColumnDataSource
 
 from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
-from ._base import StateView
+from ._base import StateView, served
 from .transition import extent
-from ._elements import (HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame, image_figure, image_source_data,
-                        name_renderer, push, shade, viewport)
+from ._elements import (HOVER_PX, SteadyPlotSize, bottom_up, categories, color_key, detail, detail_pixels, frame,
+                        image_figure, image_source_data, name_renderer, plane_pixels, push, shade, viewport)
+from ._zoom import ServedZoom, in_device_pixels
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
 
@@ -132,11 +133,17 @@ class ExploreView(StateView):
         follows = ["labels"] + (["plane_version"] if layout == "ae" else [])
         points = hv.DynamicMap(lambda labels, plane_version="": self._points(layout, labels, plane_version),
                                streams=[hv.streams.Params(self, follows)])
-        shaded = shade(points, color_key(self.state.dataset), ranges, size)
+        key = color_key(self.state.dataset)
+        shaded = shade(points, key, ranges, size)
         detail = hv.DynamicMap(lambda **kw: self._detail(layout, **kw),
                                streams=[ranges, size, hv.streams.Params(self, follows + ["selection"])])
         shaded = shaded.opts(hooks=[name_renderer(f"explore-{layout}")], tools=["box_select", "lasso_select", "tap"])
-        pane = shaded * detail
+        pane, hooks = shaded * detail, [self._add_markers(layout)]
+        if served():
+            hooks.append(ServedZoom(ranges, size, lambda: self.state.layouts[layout], {
+                f"explore-{layout}": lambda vp: plane_pixels(points.last, in_device_pixels(vp), key),
+                f"explore-{layout}-detail": lambda vp: bottom_up(detail_pixels(
+                    self.state, self.state.layouts[layout], vp, visible=self.visible, selected=self.selection))}).hook)
         hv.streams.BoundsXY(source=shaded).add_subscriber(
             lambda bounds: bounds and self.select(layout, box=bounds))
         hv.streams.Lasso(source=shaded).add_subscriber(
@@ -150,7 +157,7 @@ class ExploreView(StateView):
         # axes follow the model as it trains.
         return pane.opts(hv.opts.RGB(framewise=True)).opts(
             responsive=True, min_height=330, title=LAYOUT_TITLES[layout], xlabel="", ylabel="",
-            show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=[self._add_markers(layout)])
+            show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=hooks)
 
     def _add_markers(self, layout: str):
         def hook(plot, element):
