@@ -11,9 +11,8 @@ from panel.io.state import set_curdoc
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
 from ._collector import follow
-from ._elements import (SteadyPlotSize, bottom_up, color_key, detail, detail_pixels, name_renderer, plane_pixels, push,
-                        shade, viewport)
-from ._zoom import ServedZoom, in_device_pixels
+from ._elements import SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
+from ._zoom import plane_zoom
 from .transition import add_transition, transition_data
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
@@ -202,9 +201,7 @@ class PlaneView(StateView):
                                streams=[self._ranges, size, params])
         if served():
             xy = lambda: self.state.layouts[self.layout]  # noqa: E731
-            zoom = ServedZoom(self._ranges, size, xy, {
-                name: lambda vp: plane_pixels(shown.last, in_device_pixels(vp), key),
-                f"{name}-thumbnails": lambda vp: bottom_up(detail_pixels(self.state, xy(), vp))})
+            zoom = plane_zoom(self.state, self._ranges, size, xy, shown, key, name, f"{name}-thumbnails")
             hooks = [*hooks, zoom.hook]
         # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
         # kept the first layout's extent and showed the next one as a speck.

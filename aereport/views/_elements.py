@@ -1,6 +1,7 @@
 """HoloViews building blocks shared by the views: points, their Datashader rendering, legends, images."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import weakref
@@ -181,7 +182,8 @@ class RenderCache:
     def put(self, token, element) -> None:
         if token is None:
             return
-        data = element.data  # the RGB's xarray Dataset, or the dict HoloViews' dynspread makes
+        # an array of pixels, an RGB's xarray Dataset, or the dict HoloViews' dynspread makes
+        data = element if isinstance(element, np.ndarray) else element.data
         size = int(data.nbytes if hasattr(data, "nbytes") else sum(np.asarray(v).nbytes for v in data.values()))
         with self._lock:
             if token in self._items or size > self.max_bytes:
@@ -208,12 +210,17 @@ def render_key(op: hvds.datashade, element) -> tuple | None:
     if not isinstance(data, pd.DataFrame) or len(data) == 0:
         return None
     options = tuple((name, repr(getattr(op.p, name))) for name in op.param if name not in _UNKEYED)
-    dims = element.dimensions()
-    digest = of_frame(data, ("digest", *((d.name, d.label) for d in dims)), lambda: columns_digest(data, dims))
+    digest = points_digest(element)
     # The extent a render without a viewport covers: the dimension's declared range, else the data's.
     ranges = tuple(of_frame(data, ("range", d.name, repr(d.range), repr(d.soft_range)),
                             lambda d=d: tuple(map(repr, element.range(d)))) for d in element.kdims)
     return (type(op).__name__, type(element).__name__, element.group, element.label, digest, ranges, options)
+
+
+def points_digest(element) -> str:
+    """A hash of a DataFrame-backed element's every dimension, computed once per frame."""
+    data, dims = element.data, element.dimensions()
+    return of_frame(data, ("digest", *((d.name, d.label) for d in dims)), lambda: columns_digest(data, dims))
 
 
 # id(DataFrame) -> (a weak reference to it, {key: value}); an entry goes with its frame.
@@ -358,11 +365,24 @@ def plane_pixels(points: hv.Points, vp: Viewport, key: dict[str, str]) -> np.nda
     data = points.data
     if not len(data) or not (vp.width and vp.height):
         return None
-    aggregator, shading = _shading(key)
-    op = datashade_occupied.instance(aggregator=aggregator, **shading)
-    x, y = (d.name for d in points.kdims)
-    canvas = ds.Canvas(plot_width=vp.width, plot_height=vp.height, x_range=(vp.x0, vp.x1), y_range=(vp.y0, vp.y1))
-    return op.shade_array(canvas.points(data, x, y, aggregator), op).data
+    # Shared as the operation's renders are: a zoom back out to the whole layout, or every
+    # session at the same viewport, is drawn once.
+    token = ("plane_pixels", points_digest(points), tuple(d.name for d in points.kdims), vp, repr(sorted(key.items())))
+    cached = RENDERS.get(token)
+    if cached is None:
+        op = _plane_operation(tuple(key.items()))
+        x, y = (d.name for d in points.kdims)
+        canvas = ds.Canvas(plot_width=vp.width, plot_height=vp.height, x_range=(vp.x0, vp.x1), y_range=(vp.y0, vp.y1))
+        cached = op.shade_array(canvas.points(data, x, y, op.aggregator), op).data
+        RENDERS.put(token, cached)
+    return cached
+
+
+@functools.lru_cache(maxsize=16)
+def _plane_operation(key: tuple[tuple[str, str], ...]) -> datashade_occupied:
+    # The operation instance whose options plane_pixels shades with: made once per color key.
+    aggregator, shading = _shading(dict(key))
+    return datashade_occupied.instance(aggregator=aggregator, **shading)
 
 
 def bottom_up(pixels: np.ndarray | None) -> np.ndarray | None:

@@ -9,7 +9,7 @@ import numpy as np
 import panel as pn
 
 from ..sprites import Viewport
-from ._elements import push, viewport
+from ._elements import bottom_up, detail_pixels, plane_pixels, push, viewport
 
 # A layer of the plane: its pixels over a viewport, (H, W) uint32 RGBA with the bottom row first
 # as Bokeh draws them, or None where it shows nothing.
@@ -69,6 +69,22 @@ class ServedZoom:
             layer = self.layers.get(renderer.name)
             if layer is not None:
                 renderer.data_source.data = source_data(layer(vp), vp)
+
+
+def plane_zoom(state, ranges: hv.streams.RangeXY, size: hv.streams.PlotSize, xy: Callable[[], np.ndarray],
+               points: hv.DynamicMap, key: dict[str, str], name: str, detail_name: str,
+               detail: Callable[[], dict] = dict) -> ServedZoom:
+    """The :class:`ServedZoom` of a plane drawn as :func:`~aereport.views._elements.shade` and
+    :func:`~aereport.views._elements.detail` draw it: the points ``points`` shows now (renderer
+    ``name``), and over them the thumbnails or selection (``detail_name``; ``detail()`` gives
+    ``detail_pixels``' visible and selected arguments at the time of the zoom).
+
+    >>> plane_zoom(state, ranges, size, lambda: xy, shown, color_key(state.dataset), "decoder-raster",
+    ...            "decoder-raster-thumbnails")  # doctest: +SKIP
+    """
+    return ServedZoom(ranges, size, xy, {
+        name: lambda vp: plane_pixels(points.last, in_device_pixels(vp), key),
+        detail_name: lambda vp: bottom_up(detail_pixels(state, xy(), vp, **detail()))})
 
 
 def source_data(pixels: np.ndarray | None, vp: Viewport) -> dict:

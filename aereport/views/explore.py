@@ -11,9 +11,9 @@ from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView, served
 from .transition import extent
-from ._elements import (HOVER_PX, SteadyPlotSize, bottom_up, categories, color_key, detail, detail_pixels, frame,
-                        image_figure, image_source_data, name_renderer, plane_pixels, push, shade, viewport)
-from ._zoom import ServedZoom, in_device_pixels
+from ._elements import (HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame,
+                        image_figure, image_source_data, name_renderer, push, shade, viewport)
+from ._zoom import plane_zoom
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
 
@@ -140,10 +140,9 @@ class ExploreView(StateView):
         shaded = shaded.opts(hooks=[name_renderer(f"explore-{layout}")], tools=["box_select", "lasso_select", "tap"])
         pane, hooks = shaded * detail, [self._add_markers(layout)]
         if served():
-            hooks.append(ServedZoom(ranges, size, lambda: self.state.layouts[layout], {
-                f"explore-{layout}": lambda vp: plane_pixels(points.last, in_device_pixels(vp), key),
-                f"explore-{layout}-detail": lambda vp: bottom_up(detail_pixels(
-                    self.state, self.state.layouts[layout], vp, visible=self.visible, selected=self.selection))}).hook)
+            hooks.append(plane_zoom(self.state, ranges, size, lambda: self.state.layouts[layout], points, key,
+                                    f"explore-{layout}", f"explore-{layout}-detail",
+                                    lambda: dict(visible=self.visible, selected=self.selection)).hook)
         hv.streams.BoundsXY(source=shaded).add_subscriber(
             lambda bounds: bounds and self.select(layout, box=bounds))
         hv.streams.Lasso(source=shaded).add_subscriber(
