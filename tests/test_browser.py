@@ -187,16 +187,68 @@ PLACED = """(names) => {
   return [[fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end], layers]; }"""
 
 
+def zoom_in(page, names, until=lambda layers: layers[1]["shape"][0] > 1, timeout=90):
+    """Wheel-zoom the plot under the mouse one step at a time, each once the last is drawn, until
+    ``until`` holds of its layers (by default: the second one draws thumbnails); at least one step.
+    Returns the plot's ranges (x0, x1, y0, y1), which both layers are then drawn for."""
+    wheeled = []
+
+    def drawn():
+        (x0, x1, y0, y1), layers = page.evaluate(PLACED, names)
+        if all(d["x"] == x0 and d["y"] == y0 and d["dw"] == pytest.approx(x1 - x0, rel=1e-9) for d in layers):
+            return (x0, x1, y0, y1), layers
+
+    def step():
+        now = drawn()
+        if now and wheeled and until(now[1]):
+            return now[0]
+        # The first page's axes may hold a margin its rasters do not: the first step is taken regardless.
+        if now or not wheeled:
+            page.mouse.wheel(0, -120)
+            wheeled.append(time.time())
+        return None
+
+    return wait_for(page, step, timeout=timeout)
+
+
+def assert_drawn_as_holoviews(page, names, state, xy, ranges, visible=None, selected=None):
+    """The layers ``names`` (a plane and the layer over it) over ``ranges`` are at the plot's size
+    in pixels and, pixel for pixel, what HoloViews renders of the layout ``xy`` there: its points
+    shaded by ``datashade_occupied`` and :func:`~aereport.views._elements.detail` over them."""
+    import holoviews as hv
+
+    from aereport.sprites import Viewport
+    from aereport.views._elements import SteadyPlotSize, _shading, color_key, datashade_occupied, detail, frame
+
+    x0, x1, y0, y1 = ranges
+    plane, over = (page.evaluate(READ, name) for name in names)
+    assert all(d["x"] == [x0] and d["y"] == [y0] for d in (plane, over))  # nothing moved since
+    width, height = page.evaluate(FRAME_SIZE, names[0])
+    # The plot's size, give or take the few pixels of a reflow the planes ignore (SteadyPlotSize)
+    assert plane["shape"] == over["shape"]
+    assert plane["shape"] == pytest.approx([height, width], rel=SteadyPlotSize.tolerance)
+
+    def holoviews_draws(element):
+        return hv.renderer("bokeh").get_plot(element).handles["source"].data["image"][0]
+
+    aggregator, shading = _shading(color_key(state.dataset))
+    df = frame(xy, state.dataset)
+    points = hv.Points(df if visible is None else df[visible], ["x", "y"], ["label"])
+    h, w = plane["shape"]
+    theirs = datashade_occupied(points, dynamic=False, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                                aggregator=aggregator, **shading)
+    np.testing.assert_array_equal(np.asarray(plane["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
+    theirs = detail(state, xy, Viewport(x0, x1, y0, y1, w, h), names[1], visible=visible, selected=selected)
+    np.testing.assert_array_equal(np.asarray(over["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
+
+
 def test_a_zoom_draws_what_holoviews_draws_at_the_plots_own_size(served, page):
     """Zoomed in step by step until each sample in view is drawn as its own image: every redraw is
     at the plot's size in pixels (it used to be Datashader's default 400×400, stretched), and the
     server's direct redraw of a zoom (no HoloViews re-render) is, pixel for pixel, HoloViews' own
-    render of that viewport: the shaded points and the thumbnails over them."""
-    import holoviews as hv
-
+    render of that viewport: the shaded points and the thumbnails over them. On the Embeddings
+    tab's plane and on the Decoder's."""
     from aereport.report import load_state
-    from aereport.sprites import Viewport
-    from aereport.views._elements import SteadyPlotSize, _shading, color_key, datashade_occupied, detail, frame
 
     url, run_dir = served
     open_report(page, url)
@@ -205,46 +257,16 @@ def test_a_zoom_draws_what_holoviews_draws_at_the_plots_own_size(served, page):
     xy = state.layouts["pca"]
     wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-5))
     page.mouse.move(*page.evaluate(LOCATE, ["embedding-raster", 0.45, 0.55]))
-
     names = ["embedding-raster", "embedding-raster-thumbnails"]
+    assert_drawn_as_holoviews(page, names, state, xy, zoom_in(page, names))
 
-    def drawn():
-        """Both layers' placement and the plot's ranges, once both are drawn for those ranges."""
-        (x0, x1, y0, y1), layers = page.evaluate(PLACED, names)
-        if all(d["x"] == x0 and d["y"] == y0 and d["dw"] == pytest.approx(x1 - x0, rel=1e-9) for d in layers):
-            return (x0, x1, y0, y1), layers
-
-    def thumbnails():
-        now = drawn()
-        if now and now[1][1]["shape"][0] > 1:
-            return now
-        # One wheel step at a time, each once the last is drawn (the first page's axes may hold
-        # a margin its rasters do not: the first step is taken regardless)
-        if now or not wheeled:
-            page.mouse.wheel(0, -120)
-            wheeled.append(time.time())
-        return None
-
-    wheeled = []
-    (x0, x1, y0, y1), _ = wait_for(page, thumbnails, timeout=90)
-    plane, thumbs = (page.evaluate(READ, name) for name in names)
-    assert all(d["x"] == [x0] and d["y"] == [y0] for d in (plane, thumbs))  # nothing moved since
-    width, height = page.evaluate(FRAME_SIZE, "embedding-raster")
-    # The plot's size, give or take the few pixels of a reflow the planes ignore (SteadyPlotSize)
-    assert plane["shape"] == thumbs["shape"]
-    assert plane["shape"] == pytest.approx([height, width], rel=SteadyPlotSize.tolerance)
-
-    def holoviews_draws(element):
-        return hv.renderer("bokeh").get_plot(element).handles["source"].data["image"][0]
-
-    aggregator, shading = _shading(color_key(state.dataset))
-    points = hv.Points(frame(xy, state.dataset), ["x", "y"], ["label"])
-    h, w = plane["shape"]
-    theirs = datashade_occupied(points, dynamic=False, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
-                                aggregator=aggregator, **shading)
-    np.testing.assert_array_equal(np.asarray(plane["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
-    theirs = detail(state, xy, Viewport(x0, x1, y0, y1, w, h), "thumbnails")
-    np.testing.assert_array_equal(np.asarray(thumbs["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
+    # The Decoder's plane shows the latent layout (no test before this one trains).
+    open_tab(page, "Decoder", "decoder-marker")
+    xy = state.layouts["ae"]
+    wait_for(page, lambda: page.evaluate(READ, "decoder-raster")["dw"][0] == pytest.approx(np.ptp(xy[:, 0]), rel=1e-5))
+    page.mouse.move(*page.evaluate(LOCATE, ["decoder-raster", 0.5, 0.5]))
+    names = ["decoder-raster", "decoder-raster-thumbnails"]
+    assert_drawn_as_holoviews(page, names, state, xy, zoom_in(page, names))
     assert page.errors == []
 
 
