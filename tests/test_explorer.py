@@ -15,10 +15,12 @@ from scipy.spatial import cKDTree
 from aereport.data import load_mnist
 from aereport.model import decode_at
 from aereport.store import Run
-from aereport.views._elements import color_key
+from aereport.report import load_state
+from aereport.views._elements import categories, color_key
 
 from .conftest import MNIST_DIR, aereport, free_port, wait_for_port
-from .test_browser import DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, power4, splat, tap, wait_for
+from .test_browser import (DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, assert_drawn_as_holoviews, power4,
+                           splat, tap, wait_for, zoom_in)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -206,6 +208,16 @@ def test_box_selection_is_linked_across_layouts_and_filtered_by_label(full, page
     left = int((sel["label"].astype(str) != shown[0]).sum())
     wait_for(page, lambda: page.evaluate(TITLE, "selection-grid").startswith(f"{left:,} selected")
              if left else "no selection" in page.evaluate(TITLE, "selection-grid"))
+
+    # A zoom then redraws the PCA pane (the server's direct redraw) as HoloViews draws it: the
+    # samples the filter leaves, under the selection lit among them.
+    state = load_state(str(run.path))
+    names = categories(state.dataset)
+    visible = state.labels != names.index(shown[0])
+    page.mouse.move(*page.evaluate(LOCATE, ["explore-pca", 0.5, 0.5]))
+    pane = ["explore-pca", "explore-pca-detail"]
+    assert_drawn_as_holoviews(page, pane, state, state.layouts["pca"], zoom_in(page, pane),
+                              visible=visible, selected=index[visible[index]])
     assert page.errors == []
 
 
