@@ -339,3 +339,75 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
         small.put(("view", i), first)
     assert len(small._items) == 3 and small.nbytes <= small.max_bytes
     assert small.get(("view", 0)) is None and small.get(("view", 4)) is first
+
+
+def test_plane_pixels_are_cached_per_points_viewport_and_colors(mnist_small):
+    """A served zoom's plane render is shared: the same points (in a new frame, as each session
+    makes) over the same viewport in the same colors are drawn once; a moved point, another
+    viewport or another color key is drawn anew, and a hit is what an uncached draw gives."""
+    import holoviews as hv
+
+    from aereport.layouts import PCALayout
+    from aereport.sprites import Viewport
+    from aereport.views._elements import RENDERS, color_key, frame, plane_pixels
+
+    xy = PCALayout().fit_transform(mnist_small.images)
+    key = color_key(mnist_small)
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    vp = Viewport(float(x0), float(x1), float(y0), float(y1), 300, 200)
+
+    def points(xy=xy):
+        return hv.Points(frame(xy, mnist_small), ["x", "y"], ["label"])
+
+    RENDERS.clear()
+    first = plane_pixels(points(), vp, key)
+    assert first.shape == (200, 300) and (RENDERS.hits, RENDERS.misses) == (0, 1)
+    assert plane_pixels(points(), vp, key) is first and (RENDERS.hits, RENDERS.misses) == (1, 1)
+    moved = xy.copy()
+    moved[3] += 1.0
+    other_key = dict(key, **{next(iter(key)): "#000000"})
+    changes = {"a point moved": (points(moved), vp, key), "zoomed": (points(), vp._replace(x1=float(x0 + x1) / 2), key),
+               "resized": (points(), vp._replace(width=301), key), "recolored": (points(), vp, other_key)}
+    for change, args in changes.items():
+        misses = RENDERS.misses
+        drawn = plane_pixels(*args)
+        assert RENDERS.misses == misses + 1, change
+        RENDERS.clear()
+        np.testing.assert_array_equal(plane_pixels(*args), drawn, err_msg=change)
+    assert plane_pixels(points(), vp._replace(width=0), key) is None  # not laid out: nothing drawn
+
+
+def test_a_zoom_before_the_plot_has_a_size_goes_to_holoviews():
+    """ServedZoom draws a zoom itself only once the plot has reported its size; before that the
+    range event is HoloViews' (its subscribers run), and a range holding no number is ignored."""
+    from types import SimpleNamespace
+
+    import holoviews as hv
+    from bokeh.plotting import figure
+
+    from aereport.views._zoom import ServedZoom
+
+    ranges, size = hv.streams.RangeXY(), hv.streams.PlotSize()
+    seen, drawn = [], []
+    ranges.add_subscriber(lambda **kw: seen.append((kw["x_range"], kw["y_range"])))
+    fig = figure()
+    glyph = fig.image_rgba(image=[np.zeros((1, 1), np.uint32)], x=[0], y=[0], dw=[1], dh=[1], name="plane")
+    before = dict(glyph.data_source.data)
+    zoom = ServedZoom(ranges, size, lambda: np.array([[0.0, 0.0], [1.0, 1.0]]),
+                      {"plane": lambda vp: drawn.append(vp) or np.full((vp.height, vp.width), 7, np.uint32)})
+    zoom._zoomed(fig, SimpleNamespace(x0=0.0, x1=2.0, y0=1.0, y1=3.0))
+    assert seen == [((0.0, 2.0), (1.0, 3.0))] and drawn == []
+    assert glyph.data_source.data["image"] is before["image"]
+
+    size.event(width=40, height=30)
+    zoom._zoomed(fig, SimpleNamespace(x0=None, x1=2.0, y0=1.0, y1=3.0))
+    zoom._zoomed(fig, SimpleNamespace(x0=float("nan"), x1=2.0, y0=1.0, y1=3.0))
+    assert len(seen) == 1 and drawn == []
+
+    zoom._zoomed(fig, SimpleNamespace(x0=0.5, x1=1.5, y0=0.0, y1=1.0))
+    assert len(seen) == 1  # drawn here, not rendered again by HoloViews
+    assert ranges.x_range == (0.5, 1.5) and ranges.y_range == (0.0, 1.0)
+    assert [(vp.x0, vp.x1, vp.y0, vp.y1, vp.width, vp.height) for vp in drawn] == [(0.5, 1.5, 0.0, 1.0, 40, 30)]
+    data = glyph.data_source.data
+    assert (data["x"], data["y"], data["dw"], data["dh"]) == ([0.5], [0.0], [1.0], [1.0])
+    assert data["image"][0].shape == (30, 40) and (data["image"][0] == 7).all()
