@@ -129,13 +129,19 @@ class Client(threading.Thread):
         return out
 
 
+# The plot size a websocket client reports for the Decoder's plane, in CSS pixels: about what
+# the measuring Chromium page's plane is laid out at.
+PLOT_SIZE = (640, 480)
+
+
 def decoder_session(url: str, timeout: float = 120):
     """A Bokeh session of ``url`` on the Decoder tab, as a browser's: ``(session, document, its io
-    loop, {renderer name: renderer})``, once the tab (built when first opened) has arrived."""
+    loop, {renderer name: renderer})``, once the tab (built when first opened) has arrived and its
+    plane has been told its size (``PLOT_SIZE``) as BokehJS tells it once the plot is laid out."""
     import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
     from bokeh.client import pull_session
     from bokeh.events import DocumentReady
-    from bokeh.models import GlyphRenderer, Tabs
+    from bokeh.models import GlyphRenderer, Plot, Tabs
 
     session = pull_session(url=url)
     doc, loop = session.document, session._connection.io_loop
@@ -149,7 +155,16 @@ def decoder_session(url: str, timeout: float = 120):
         if time.time() > deadline:
             raise TimeoutError("the Decoder tab never came")
         time.sleep(0.1)
-    return session, doc, loop, {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
+    named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
+    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
+
+    def laid_out():
+        # Read-only in Python, as BokehJS alone lays plots out: set as its patch sets them, so
+        # the server's size streams hear it (and zooms are drawn at that size).
+        for name, value in zip(("inner_width", "inner_height"), PLOT_SIZE):
+            fig.set_from_json(name, value)
+    loop.add_callback(laid_out)
+    return session, doc, loop, named
 
 
 def zoom(doc, fig, x0: float, x1: float) -> None:

@@ -50,6 +50,8 @@ def measure(url: str, pid: int, zooms: int, taps: int) -> dict:
             time.sleep(0.3)
         out[kind] = {"n": n, "server_cpu_ms_each": round((cpu_seconds(pid) - cpu0) / n * 1000, 1),
                      "client_round_trip_p50_ms": round(float(np.median(latencies)), 1)}
+    # The plane as the last zoom drew it: at the size the session reported, not Datashader's 400×400.
+    out["plane_shape"] = list(np.shape(named["decoder-raster"].data_source.data["image"][0]))
     loop.add_callback(session.close)
     return out
 
