@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -102,6 +103,19 @@ def served(trained_run, module_tmp):
     proc.terminate()
     proc.wait(20)
     log.close()
+    assert_no_traceback(tmp_path / "serve.log")
+
+
+def assert_no_traceback(log: Path) -> None:
+    """Fail on an exception the server logged: one raised in a session's callback reaches no
+    page (the page just waits), so a test would otherwise see only a timeout, or nothing. A
+    write to a websocket its page had closed is not one (Tornado logs it with a traceback)."""
+    text = log.read_text(errors="replace")
+    for at in (m.start() for m in re.finditer(r"Traceback \(most recent call last\)", text)):
+        block = text[at:at + 3000]
+        end = re.search(r"\n\S[^\n]*(Error|Exception)[^\n]*\n", block)  # the exception's own line
+        if not (end and re.search(r"(StreamClosedError|WebSocketClosedError)", end.group(0))):
+            raise AssertionError(f"the server logged an exception ({log}):\n{text[max(0, at - 500):at + 3000]}")
 
 
 @pytest.fixture(scope="module")

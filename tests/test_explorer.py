@@ -18,7 +18,7 @@ from aereport.store import Run
 from aereport.report import load_state
 from aereport.views._elements import categories, color_key
 
-from .conftest import MNIST_DIR, aereport, free_port, wait_for_port
+from .conftest import MNIST_DIR, aereport, assert_no_traceback, free_port, wait_for_port
 from .test_browser import (DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, assert_drawn_as_holoviews, power4,
                            splat, tap, wait_for, zoom_in)
 
@@ -55,6 +55,7 @@ def full(module_tmp):
     yield f"http://127.0.0.1:{port}/", run, load_mnist(MNIST_DIR), run.load_layouts()
     proc.terminate()
     proc.wait(20)
+    assert_no_traceback(log)
 
 
 def open_tab(page, url, tab, renderer):
