@@ -88,8 +88,9 @@ def wait_for_port(proc: subprocess.Popen, port: int, log: Path, timeout: float =
 
 
 @pytest.fixture(scope="module")
-def served(trained_run, module_tmp):
-    """`aereport serve` on a private copy of the trained run; yields (url, run_dir)."""
+def served(trained_run, module_tmp, request):
+    """`aereport serve` on a private copy of the trained run; yields (url, run_dir). A test
+    module's ``SERVER_EXCEPTIONS`` names the exceptions its tests make the server log."""
     tmp_path = module_tmp
     run = tmp_path / "served-run"
     shutil.copytree(trained_run, run)
@@ -103,18 +104,19 @@ def served(trained_run, module_tmp):
     proc.terminate()
     proc.wait(20)
     log.close()
-    assert_no_traceback(tmp_path / "serve.log")
+    assert_no_traceback(tmp_path / "serve.log", getattr(request.module, "SERVER_EXCEPTIONS", ()))
 
 
-def assert_no_traceback(log: Path) -> None:
+def assert_no_traceback(log: Path, expected: tuple[str, ...] = ()) -> None:
     """Fail on an exception the server logged: one raised in a session's callback reaches no
     page (the page just waits), so a test would otherwise see only a timeout, or nothing. A
-    write to a websocket its page had closed is not one (Tornado logs it with a traceback)."""
+    write to a websocket its page had closed is not one (Tornado logs it with a traceback), nor
+    any exception whose line matches one of the ``expected`` patterns."""
     text = log.read_text(errors="replace")
     for at in (m.start() for m in re.finditer(r"Traceback \(most recent call last\)", text)):
         block = text[at:at + 3000]
         end = re.search(r"\n\S[^\n]*(Error|Exception)[^\n]*\n", block)  # the exception's own line
-        if not (end and re.search(r"(StreamClosedError|WebSocketClosedError)", end.group(0))):
+        if not (end and re.search("|".join(("StreamClosedError|WebSocketClosedError", *expected)), end.group(0))):
             raise AssertionError(f"the server logged an exception ({log}):\n{text[max(0, at - 500):at + 3000]}")
 
 

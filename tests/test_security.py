@@ -17,6 +17,10 @@ from aereport import AEReportError
 
 from .conftest import ROOT, aereport as cli
 
+# What the raw websocket handshakes of test_server_listens_on_loopback_only_and_refuses_foreign_origins
+# (no Bokeh subprotocol) make the server log
+SERVER_EXCEPTIONS = (r"ProtocolError: Subprotocol header is not 'bokeh'",)
+
 
 @pytest.fixture(scope="module")
 def lambda_run(mnist_small, module_tmp):
