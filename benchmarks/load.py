@@ -76,14 +76,11 @@ class Client(threading.Thread):
         self.connected = False
 
     def run(self):
-        from bokeh.models import Plot
-
         # Linux niceness is per thread and inherited by the threads this one starts (the session's
         # io loop): the generator yields the cores to the server and the measuring page.
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         try:
-            session, doc, loop, named = decoder_session(self.url)
-            fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
+            session, doc, loop, named, fig = decoder_session(self.url)
             x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
             named["decoded-image"].data_source.on_change("data", lambda attr, old, new: self.images.append(time.time()))
             named["decoder-raster"].data_source.on_change("data", lambda attr, old, new: self.renders.append(time.time()))
@@ -136,7 +133,7 @@ PLOT_SIZE = (640, 480)
 
 def decoder_session(url: str, timeout: float = 120):
     """A Bokeh session of ``url`` on the Decoder tab, as a browser's: ``(session, document, its io
-    loop, {renderer name: renderer})``, once the tab (built when first opened) has arrived and its
+    loop, {renderer name: renderer}, the plane's figure)``, once the tab (built when first opened) has arrived and its
     plane has been told its size (``PLOT_SIZE``) as BokehJS tells it once the plot is laid out."""
     import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
     from bokeh.client import pull_session
@@ -164,7 +161,7 @@ def decoder_session(url: str, timeout: float = 120):
         for name, value in zip(("inner_width", "inner_height"), PLOT_SIZE):
             fig.set_from_json(name, value)
     loop.add_callback(laid_out)
-    return session, doc, loop, named
+    return session, doc, loop, named, fig
 
 
 def zoom(doc, fig, x0: float, x1: float) -> None:

@@ -21,11 +21,8 @@ from load import decoder_session, zoom
 
 
 def measure(url: str, pid: int, zooms: int, taps: int) -> dict:
-    from bokeh.models import Plot
-
-    session, doc, loop, named = decoder_session(url)
+    session, doc, loop, named, fig = decoder_session(url)
     time.sleep(3)  # the tab's first renders
-    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
     x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
     arrived = {"image": [], "raster": []}
     named["decoded-image"].data_source.on_change("data", lambda attr, old, new: arrived["image"].append(time.time()))

@@ -63,7 +63,7 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
 
         ClientSession._handle_patch = record
         try:
-            session, doc, loop, named = decoder_session(url, timeout=60)
+            session, doc, loop, named, _ = decoder_session(url, timeout=60)
             image = named["decoded-image"].data_source
             title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
             path = named["decoder-path"].data_source

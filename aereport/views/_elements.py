@@ -368,13 +368,14 @@ def plane_pixels(points: hv.Points, vp: Viewport, key: dict[str, str]) -> np.nda
         return None
     # Shared as the operation's renders are: a zoom back out to the whole layout, or every
     # session at the same viewport, is drawn once.
-    token = ("plane_pixels", points_digest(points), tuple(d.name for d in points.kdims), vp, repr(sorted(key.items())))
+    colors, (x, y) = tuple(sorted(key.items())), (d.name for d in points.kdims)
+    token = ("plane_pixels", points_digest(points), x, y, vp, colors)
     cached = RENDERS.get(token)
     if cached is None:
-        op = _plane_operation(tuple(key.items()))
-        x, y = (d.name for d in points.kdims)
+        op = _plane_operation(colors)
         canvas = ds.Canvas(plot_width=vp.width, plot_height=vp.height, x_range=(vp.x0, vp.x1), y_range=(vp.y0, vp.y1))
         cached = op.shade_array(canvas.points(data, x, y, op.aggregator), op).data
+        cached.flags.writeable = False  # one array every session's plot is sent: none may change it
         RENDERS.put(token, cached)
     return cached
 
