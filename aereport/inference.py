@@ -14,18 +14,17 @@ returns None and the caller loads the file with Keras. Nothing here executes cod
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import os
 import re
-import threading
 import zipfile
 from typing import Callable
 
 import numpy as np
 
+from .blas import blas_threads
 from .model import Autoencoder
 
 
@@ -197,30 +196,8 @@ def _weight_keys(layers: list[dict]) -> list[str]:
     return keys
 
 
-# A tap decodes a handful of codes (0.1 ms of arithmetic), yet OpenBLAS's worker threads spin
-# for ~0.1 s after every multithreaded call before they sleep: 100 ms of a core per tap, taken
-# from the server's event loop and its other sessions (BENCHMARKS.md, "Session 15"). Batches
-# this small run on the calling thread; an encoding of the whole dataset keeps every core.
+# A tap decodes a handful of codes: batches this small run on the calling thread (see .blas).
 SMALL_BATCH = 1024
-_BLAS: list = []
-# The limit is the process's: two threads limiting at once could restore each other's "before"
-# out of order and leave BLAS on one thread for good. Reentrant: a model may call another.
-_BLAS_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _blas_threads(limit: int | None):
-    """Limit BLAS to ``limit`` threads while the block runs (None: no limit); 8 µs once set up."""
-    if limit is None:
-        yield
-        return
-    with _BLAS_LOCK:
-        if not _BLAS:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS.append(ThreadpoolController().select(user_api="blas"))  # finds the loaded BLAS: ~ms, once
-        with _BLAS[0].limit(limits=limit):
-            yield
 
 
 class Chain:
@@ -269,7 +246,7 @@ class Chain:
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x, np.float32)
-        with _blas_threads(1 if len(x) <= SMALL_BATCH else None):
+        with blas_threads(1 if len(x) <= SMALL_BATCH else None):
             for layer in self.layers:  # the list as it is now (see set_weights)
                 x = layer["call"](x)
         return x.astype(np.float32, copy=False)

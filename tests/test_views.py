@@ -377,6 +377,32 @@ def test_plane_pixels_are_cached_per_points_viewport_and_colors(mnist_small):
     assert plane_pixels(points(), vp._replace(width=0), key) is None  # not laid out: nothing drawn
 
 
+def test_a_planes_color_mix_runs_blas_on_one_thread(mnist_small, monkeypatch):
+    """Datashader mixes a categorical plane's colors with a matrix product: on OpenBLAS's
+    threads their idle spin afterwards was 2/3 of a served zoom's CPU, so it runs on the
+    calling thread, and the process's threads are back afterwards."""
+    import datashader.transfer_functions as tf
+    import holoviews as hv
+    from threadpoolctl import threadpool_info
+
+    from aereport.layouts import PCALayout
+    from aereport.sprites import Viewport
+    from aereport.views._elements import RENDERS, color_key, frame, plane_pixels
+
+    def blas():
+        return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+    default, seen, colorize = blas(), [], tf._colorize
+    monkeypatch.setattr(tf, "_colorize", lambda *a, **k: seen.append(blas()) or colorize(*a, **k))
+    xy = PCALayout().fit_transform(mnist_small.images)
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    RENDERS.clear()
+    pixels = plane_pixels(hv.Points(frame(xy, mnist_small), ["x", "y"], ["label"]),
+                          Viewport(float(x0), float(x1), float(y0), float(y1), 300, 200), color_key(mnist_small))
+    assert pixels is not None and (pixels >> 24).any()  # drawn, opaque pixels
+    assert seen == [1] and blas() == default
+
+
 def test_a_zoom_before_the_plot_has_a_size_goes_to_holoviews():
     """ServedZoom draws a zoom itself only once the plot has reported its size; before that the
     range event is HoloViews' (its subscribers run), and a range holding no number is ignored."""

@@ -19,6 +19,7 @@ from holoviews.operation import datashader as hvds
 from holoviews.operation.datashader import dynspread
 from holoviews.plotting.bokeh.callbacks import PlotSizeCallback
 
+from ..blas import blas_threads
 from ..data import Dataset
 from ..export import DENSITY_CMAP
 from ..sprites import THUMBNAILS_AT, Viewport, render
@@ -138,13 +139,17 @@ class datashade_occupied(hvds.datashade):
         ydim, xdim = array.dims[:2]
         # einsum: NumPy's sum over a short last axis is ~4x slower (13 of a 640x480 zoom's 50 ms)
         occupied = np.flatnonzero(np.einsum("ijk->ij", counts)) if counts.ndim == 3 else None
+        # Datashader mixes the labels' colors with a small matrix product; on BLAS's threads,
+        # their spin after it was 2/3 of a served zoom's CPU (see aereport.blas)
         if occupied is None or not len(occupied):
-            image = tf.shade(array, **opts, **({"cmap": p.cmap} if occupied is None else {"color_key": p.color_key}))
+            with blas_threads(1):
+                image = tf.shade(array, **opts, **({"cmap": p.cmap} if occupied is None else {"color_key": p.color_key}))
         else:
             cat, k = array.dims[2], counts.shape[2]
             row = np.concatenate([counts.reshape(-1, k)[occupied], np.zeros((1, k), counts.dtype)])[None]
-            shaded = tf.shade(xr.DataArray(row, dims=array.dims, coords={cat: array.coords[cat].values}),
-                              color_key=p.color_key, **opts)
+            with blas_threads(1):
+                shaded = tf.shade(xr.DataArray(row, dims=array.dims, coords={cat: array.coords[cat].values}),
+                                  color_key=p.color_key, **opts)
             pixels = np.zeros(counts.shape[:2], np.uint32)
             pixels.flat[occupied] = shaded.data[0, :-1]
             # A Datashader Image: spread as RGBA pixels ("over"), not as integers added together
