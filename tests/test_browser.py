@@ -165,6 +165,25 @@ def test_page_loads_without_errors_and_switches_layout(served, page):
     assert page.errors == []
 
 
+# Each plot of the page: [its title, its output backend].
+BACKENDS = """() => [...Bokeh.documents[0].all_models].filter(m => m.type == 'Figure')
+  .map(m => [m.title ? m.title.text : '', m.output_backend])"""
+
+
+def test_every_plot_draws_on_a_canvas_not_webgl(served, page):
+    # HoloViews' default is WebGL; in a browser without a GPU (this one, a VM's, a remote
+    # desktop's) each repaint of a WebGL plot blits it through software: a tap cost ~170 ms.
+    url, _ = served
+    open_report(page, url)
+    for tab, renderer in [("Decoder", "decoder-marker"), ("Training", "sample-output"),
+                          ("Explore", "explore-ae-detail")]:
+        open_tab(page, tab, renderer)
+    plots = page.evaluate(BACKENDS)
+    assert len(plots) >= 10 and {"Architecture", "Loss (MSE)"} <= {title for title, _ in plots}
+    assert [p for p in plots if p[1] != "canvas"] == []
+    assert page.errors == []
+
+
 # The inner size of the plot frame holding the named renderer, in CSS pixels: [width, height].
 FRAME_SIZE = """(name) => {
   const doc = Bokeh.documents[0];

@@ -11,7 +11,7 @@ from panel.io.state import set_curdoc
 from ..layouts import LAYOUT_TITLES
 from ..state import ReportState, Status
 from ._collector import follow
-from ._elements import SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
+from ._elements import CANVAS, SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
 from ._zoom import plane_zoom
 from .transition import add_transition, transition_data
 
@@ -206,7 +206,7 @@ class PlaneView(StateView):
         # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
         # kept the first layout's extent and showed the next one as a speck.
         return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(
-            hv.opts.RGB(framewise=True)).opts(hooks=[*hooks, self._transition_hook(f"{name}-transition")])
+            hv.opts.RGB(framewise=True)).opts(hooks=[*hooks, self._transition_hook(f"{name}-transition")], **CANVAS)
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]

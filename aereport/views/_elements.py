@@ -289,6 +289,10 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
 
 
 SPREAD = dict(threshold=0.8, max_px=4)
+# Every plot here is a few glyphs over Datashader's rasters, which WebGL (HoloViews' default)
+# draws no faster; without a GPU (a VM, a remote desktop, headless Chromium) Bokeh's blit of the
+# WebGL canvas into the plot cost the page ~250 ms per repaint, and a tap repaints the plane.
+CANVAS = dict(backend_opts={"plot.output_backend": "canvas"})
 HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
 
 
@@ -425,7 +429,7 @@ def image(pixels: np.ndarray, kdims=("u", "v"), name: str | None = None, title: 
         el = hv.Image(pixels, bounds=bounds, kdims=list(kdims)).opts(cmap="gray", clim=(0, 1))
     hooks = [name_renderer(name)] if name else []
     return el.opts(xaxis=None, yaxis=None, toolbar=None, title=title, frame_width=width,
-                   frame_height=round(width * h / w), default_tools=[], hooks=hooks)
+                   frame_height=round(width * h / w), default_tools=[], hooks=hooks, **CANVAS)
 
 
 def name_renderer(name: str):

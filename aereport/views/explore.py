@@ -11,7 +11,7 @@ from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView, served
 from .transition import extent
-from ._elements import (HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame,
+from ._elements import (CANVAS, HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame,
                         image_figure, image_source_data, name_renderer, push, shade, viewport)
 from ._zoom import plane_zoom
 
@@ -156,7 +156,7 @@ class ExploreView(StateView):
         # axes follow the model as it trains.
         return pane.opts(hv.opts.RGB(framewise=True)).opts(
             responsive=True, min_height=330, title=LAYOUT_TITLES[layout], xlabel="", ylabel="",
-            show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=hooks)
+            show_legend=False, active_tools=["box_select", "wheel_zoom"], hooks=hooks, **CANVAS)
 
     def _add_markers(self, layout: str):
         def hook(plot, element):

@@ -10,7 +10,7 @@ import param
 
 from .._validation import AEReportError
 from ._base import StateView
-from ._elements import image
+from ._elements import CANVAS, image
 
 PART_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "decoder": "#2ca02c", "output": "#7f7f7f"}
 MAX_NODES = 8
@@ -43,7 +43,7 @@ def architecture_diagram(layers: list[dict]) -> hv.Overlay:
             * hv.Labels(labels).opts(text_font_size="9pt", text_color="#333333")).opts(
         hv.opts.Overlay(xaxis=None, yaxis=None, toolbar=None, show_frame=False, responsive=True,
                         height=320, title="Architecture", ylim=(-MAX_NODES / 2 - 2.2, MAX_NODES / 2 + 1),
-                        default_tools=[]))
+                        default_tools=[], **CANVAS))
 
 
 def loss_curve(history: list[dict]) -> hv.Overlay:
@@ -56,7 +56,7 @@ def loss_curve(history: list[dict]) -> hv.Overlay:
     # framewise on the curves (on the overlay it never reaches the plot): the axes grow with the epochs.
     return hv.Overlay(curves).opts(hv.opts.Curve(line_width=2, tools=["hover"], framewise=True),
                                    hv.opts.Overlay(responsive=True, height=260, title="Loss (MSE)",
-                                                   legend_position="top_right"))
+                                                   legend_position="top_right", **CANVAS))
 
 
 class TrainingView(StateView):
