@@ -123,8 +123,8 @@ class Report(StateView):
         # holding all four tabs (447 models) spent 40 of its 150 ms in the recompute alone
         # (BENCHMARKS.md, "Session 15").
         # A tab's view is made when the tab is first opened, not with the page: Tabs turns every
-        # object it is given into its panel at once, and the three hidden tabs' were a quarter of
-        # building a page (the Explore tab's six plots alone 0.7 s of the first visitor's wait).
+        # object it is given into its panel at once, and the three hidden tabs' were half of
+        # building a page (BENCHMARKS.md, "Sessions 19-20").
         names = ("Embeddings", "Decoder", "Training", "Explore")
         tabs = pn.Tabs(*((name, views[0] if i == 0 else pn.Column(sizing_mode="stretch_both"))
                          for i, name in enumerate(names)), dynamic=True, sizing_mode="stretch_both")

@@ -34,6 +34,7 @@ def test_layouts_join_the_open_report_as_they_are_computed(trained_run, tmp_path
     report = Report(state=state)
     page = pn.panel(report)
     page.get_root(Document())
+    page.select(pn.Tabs)[0].active = 1  # the Decoder tab opened too: a tab's view is made then
     buttons = page.select(pn.widgets.RadioButtonGroup)  # Embeddings' and Decoder's layout buttons
     assert [list(b.options) for b in buttons] == [["Autoencoder latent"]] * 2
     report.explore.__panel__()  # the Explore tab drawn before the layouts arrive

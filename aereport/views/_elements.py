@@ -291,7 +291,7 @@ def shade(points: hv.DynamicMap, key: dict[str, str], ranges: hv.streams.RangeXY
 SPREAD = dict(threshold=0.8, max_px=4)
 # Every plot here is a few glyphs over Datashader's rasters, which WebGL (HoloViews' default)
 # draws no faster; without a GPU (a VM, a remote desktop, headless Chromium) Bokeh's blit of the
-# WebGL canvas into the plot cost the page ~250 ms per repaint, and a tap repaints the plane.
+# WebGL canvas into the plot cost the page ~250 ms of each tap, which repaints the plane.
 CANVAS = dict(backend_opts={"plot.output_backend": "canvas"})
 HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
 
