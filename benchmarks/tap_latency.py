@@ -44,8 +44,11 @@ def main():
             page.goto(f"http://127.0.0.1:{args.port}/")
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
             page.get_by_text("Decoder", exact=True).first.click()
-            page.wait_for_timeout(1500)
+            # The tab's view is made when it is first opened: wait for its image, then let it settle.
+            page.wait_for_function("""() => [...Bokeh.documents[0].all_models].some(
+                m => m.type == 'GlyphRenderer' && m.name == 'decoded-image')""", timeout=120000)
             first_page = time.perf_counter() - t
+            page.wait_for_timeout(1500)
             page.evaluate(HOOK)
             x0, y0, w, h = page.evaluate(FRAME)
             rng = np.random.default_rng(0)
