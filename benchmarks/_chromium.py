@@ -60,7 +60,7 @@ def cpu_seconds(pid: int) -> float:
 # The decoder plane's frame on the page: [left, top, width, height] in CSS pixels.
 FRAME = """() => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == 'decoder-marker') r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == 'decoder-marker') r = m;  // a Label since session 21
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
   return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""

@@ -43,7 +43,7 @@ HOOK = """() => {
 }"""
 
 
-TAB_RENDERER = {"Decoder": "decoder-marker", "Training": "train"}  # a renderer each tab draws
+TAB_RENDERER = {"Decoder": "decoded-image", "Training": "train"}  # a renderer each tab draws
 
 
 async def _open(browser, url: str, errors: list, tab: str = "Decoder"):
@@ -138,7 +138,7 @@ def decoder_session(url: str, timeout: float = 120):
     import panel.models  # noqa: F401  Panel's Bokeh models, to read the session's document
     from bokeh.client import pull_session
     from bokeh.events import DocumentReady
-    from bokeh.models import GlyphRenderer, Plot, Tabs
+    from bokeh.models import GlyphRenderer, Label, Plot, Tabs
 
     session = pull_session(url=url)
     doc, loop = session.document, session._connection.io_loop
@@ -148,12 +148,12 @@ def decoder_session(url: str, timeout: float = 120):
     tabs = next(m for m in doc.models if isinstance(m, Tabs))
     loop.add_callback(lambda: setattr(tabs, "active", 1))
     deadline = time.time() + timeout
-    while not any(isinstance(m, GlyphRenderer) and m.name == "decoder-marker" for m in list(doc.models)):
+    while not any(isinstance(m, Label) and m.name == "decoder-marker" for m in list(doc.models)):
         if time.time() > deadline:
             raise TimeoutError("the Decoder tab never came")
         time.sleep(0.1)
-    named = {m.name: m for m in list(doc.models) if isinstance(m, GlyphRenderer) and m.name}
-    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.renderers)
+    named = {m.name: m for m in list(doc.models) if isinstance(m, (GlyphRenderer, Label)) and m.name}
+    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.center)
 
     def laid_out():
         # Read-only in Python, as BokehJS alone lays plots out: set as its patch sets them, so

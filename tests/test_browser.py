@@ -11,10 +11,11 @@ from aereport.store import Run
 
 pytestmark = pytest.mark.browser
 
-# Reads named renderers' data back from the page's Bokeh document.
+# Reads named renderers' data back from the page's Bokeh document (a label's: its position).
 READ = """(name) => {
   for (const doc of Bokeh.documents) for (const m of doc.all_models)
-    if (m.type == 'GlyphRenderer' && m.name == name) {
+    if (m.type == 'Label' && m.name == name) return {x: [m.x], y: [m.y]};
+    else if (m.type == 'GlyphRenderer' && m.name == name) {
       const d = m.data_source.data, out = {};
       for (const k of Object.keys(d)) {
         const v = d[k][0];
@@ -28,16 +29,16 @@ READ = """(name) => {
 # Screen position of a fraction (fx, fy) of the plot frame holding the named renderer.
 LOCATE = """([name, fx, fy]) => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
   return [rect.left + f.x0 + f.width * fx, rect.top + f.y0 + f.height * fy]; }"""
 
 # Data coordinates of a screen point over the plot holding the named renderer.
 DATA_AT = """([name, px, py]) => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect();
   return [v.frame.x_scale.invert(px - rect.left), v.frame.y_scale.invert(py - rect.top)]; }"""
 
@@ -45,15 +46,15 @@ DATA_AT = """([name, px, py]) => {
 # The figure's axes over the plot holding the named renderer.
 RANGES = """(name) => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
-  for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r))
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
+  for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r))
     return [m.x_range.start, m.x_range.end, m.y_range.start, m.y_range.end];
   return null; }"""
 
 # Waits for a frame of the layout transition between 20 % and 80 % of its time, and returns it
 # (the drawn pixels that are not background), its time and progress, and the points' columns.
 MID_FLIGHT = """(name) => new Promise((resolve) => {
-  let r = null; for (const m of Bokeh.documents[0].all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  let r = null; for (const m of Bokeh.documents[0].all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
   const points = r.tags[0], deadline = performance.now() + 20000;
   function look() { try { step(); } catch (e) { resolve({missed: String(e)}); } }
   function step() {
@@ -68,12 +69,12 @@ MID_FLIGHT = """(name) => new Promise((resolve) => {
     resolve({t: rec.t, p: rec.p, shape: rec.shape, idx, col, cols, shown: canvas.isConnected && canvas.style.display == 'block',
              size: [canvas.width, canvas.height], frame: [Math.round(box.width), Math.round(box.height)]});
   }
-  function fig(r) { for (const m of Bokeh.documents[0].all_models) if (m.type == 'Figure' && m.renderers.includes(r)) return m; }
+  function fig(r) { for (const m of Bokeh.documents[0].all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) return m; }
   look(); })"""
 
 # Whether the transition's canvas is on screen.
 TRANSITION_SHOWN = """(name) => {
-  let r = null; for (const m of Bokeh.documents[0].all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
+  let r = null; for (const m of Bokeh.documents[0].all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
   const c = r.tags[0]._aereport && r.tags[0]._aereport.canvas;
   return !!c && c.isConnected && c.style.display == 'block'; }"""
 
@@ -142,7 +143,7 @@ def open_report(page, url):
 # page when another tab is opened, though BokehJS keeps their models).
 DRAWN = """(name) => {
   for (const m of Bokeh.documents[0].all_models)
-    if (m.type == 'Figure' && m.renderers.some(r => r.name == name) && Bokeh.index.find_one(m)) return true;
+    if (m.type == 'Figure' && [...m.renderers, ...m.center].some(r => r.name == name) && Bokeh.index.find_one(m)) return true;
   return false; }"""
 
 
@@ -184,11 +185,84 @@ def test_every_plot_draws_on_a_canvas_not_webgl(served, page):
     assert page.errors == []
 
 
+# Moves the named label as a tap's browser-side callback does, and counts the repaints of each of
+# its plot's canvas layers over the next two frames: {primary, overlays}.
+LAYER_REPAINTS = """(name) => new Promise((resolve) => {
+  const doc = Bokeh.documents[0];
+  let marker = null; for (const m of doc.all_models) if (m.type == 'Label' && m.name == name) marker = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.center.includes(marker)) fig = m;
+  const canvas = Bokeh.index.find_one(fig).canvas_view, count = {primary: 0, overlays: 0};
+  for (const layer of ['primary', 'overlays']) {
+    const l = canvas[layer], prepare = l.prepare.bind(l);
+    l.prepare = () => { count[layer]++; return prepare(); };
+  }
+  const [x0, x1] = [fig.x_range.start, fig.x_range.end];
+  marker.setv({x: x0 + 0.37 * (x1 - x0)});
+  requestAnimationFrame(() => requestAnimationFrame(() => resolve(count)));
+})"""
+
+
+def test_a_tap_repaints_the_marker_alone_not_the_plane_beneath(served, page):
+    # The plane's canvas has two layers: the Datashader raster, axes and path on one, the marker
+    # on the other; moving a glyph repainted both, 20-25 ms of each tap's wait in this browser.
+    url, _ = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    page.wait_for_timeout(500)  # let the tab's first paints settle
+    assert page.evaluate(LAYER_REPAINTS, "decoder-marker") == {"primary": 0, "overlays": 1}
+    assert page.errors == []
+
+
+# Keeps the text of every websocket message the page receives, in order, in window.received.
+RECORD_RECEIVED = """(() => {
+  const Socket = window.WebSocket;
+  window.received = [];
+  window.WebSocket = function (...args) {
+    const socket = new Socket(...args);
+    socket.addEventListener('message', (e) => { if (typeof e.data == 'string') window.received.push(e.data); });
+    return socket;
+  };
+  window.WebSocket.prototype = Socket.prototype;
+})();"""
+
+# The ids of the decoded image's data source and of the position's number inputs.
+TAP_MODELS = """() => {
+  const doc = Bokeh.documents[0], out = {inputs: []};
+  for (const m of doc.all_models) {
+    if (m.type == 'GlyphRenderer' && m.name == 'decoded-image') out.image = m.data_source.id;
+    if (m.type == 'Spinner') out.inputs.push(m.id);  // Panel's FloatInput
+  }
+  return out; }"""
+
+
+def test_a_tap_s_image_reaches_the_page_before_the_rest_of_its_answer(served, page):
+    # The position's inputs cost the server more than the decode; the image is what the reader
+    # waits for, so it is written first, as its own message.
+    url, _ = served
+    page.add_init_script(RECORD_RECEIVED)
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    ids = page.evaluate(TAP_MODELS)
+    assert ids.get("image") and len(ids["inputs"]) == 2
+    start = page.evaluate(READ, "decoder-marker")
+    page.evaluate("() => { window.received.length = 0; }")
+    tap(page, "decoder-marker", 0.3, 0.6, lambda: page.evaluate(READ, "decoder-marker")["x"] != start["x"])
+    received = wait_for(page, lambda: (r := page.evaluate("() => window.received")) and
+                        any(i in m and '"value"' in m for m in r for i in ids["inputs"]) and r)
+
+    def first(pred):
+        return next(k for k, m in enumerate(received) if pred(m))
+    image = first(lambda m: ids["image"] in m and '"data"' in m)
+    inputs = first(lambda m: any(i in m and '"value"' in m for i in ids["inputs"]))
+    assert image < inputs, received
+    assert page.errors == []
+
+
 # The inner size of the plot frame holding the named renderer, in CSS pixels: [width, height].
 FRAME_SIZE = """(name) => {
   const doc = Bokeh.documents[0];
   for (const m of doc.all_models)
-    if (m.type == 'Figure' && m.renderers.some(r => r.name == name)) {
+    if (m.type == 'Figure' && [...m.renderers, ...m.center].some(r => r.name == name)) {
       const f = Bokeh.index.find_one(m).frame.bbox; return [f.width, f.height]; }
   return null; }"""
 

@@ -27,16 +27,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # Screen position of data coordinates (x, y) over the plot holding the named renderer.
 SCREEN_AT = """([name, x, y]) => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) fig = m;
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
+  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect();
   return [rect.left + v.frame.x_scale.compute(x), rect.top + v.frame.y_scale.compute(y)]; }"""
 
 # A figure's title, found by one of its renderers.
 TITLE = """(name) => {
   const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if (m.type == 'GlyphRenderer' && m.name == name) r = m;
-  for (const m of doc.all_models) if (m.type == 'Figure' && m.renderers.includes(r)) return m.title.text;
+  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
+  for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) return m.title.text;
   return null; }"""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.models import GlyphRenderer, Plot, Tabs
+from bokeh.models import GlyphRenderer, Label, Plot, Tabs
 
 from aereport.model import decode_at
 from aereport.report import Report, load_state
@@ -32,7 +32,8 @@ def renderer(root, name):
     """The renderer ``name``, its tab opened first (as a reader clicks the tab to look at it)."""
     tabs = root.select_one({"type": Tabs})
     tabs.active = next(tab for prefix, tab in TAB_OF.items() if name.startswith(prefix))
-    found = [m for m in root.select({"type": GlyphRenderer}) if m.name == name]
+    found = [m for m in root.select({"type": GlyphRenderer}) if m.name == name] or \
+        [m for m in root.select({"type": Label}) if m.name == name]
     assert found, f"no renderer named {name}"
     return found[-1]
 
@@ -76,8 +77,8 @@ def test_decoder_shows_exactly_the_decoded_image(report):
     data = renderer(root, "decoded-image").data_source.data
     shown = np.flipud(np.asarray(data["image"][0]))  # Bokeh images are stored bottom row first
     np.testing.assert_allclose(shown, decode_at(r.state.ae.decoder, x, y), atol=1e-6)
-    marker = renderer(root, "decoder-marker").data_source.data
-    assert (marker["x"][0], marker["y"][0]) == (x, y)
+    marker = renderer(root, "decoder-marker")
+    assert (marker.x, marker.y) == (x, y)
 
 
 def test_sample_button_shows_input_and_reconstruction(report):

@@ -480,7 +480,7 @@ _PENDING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # document ->
 _PENDING_LOCK = threading.Lock()  # a push from another thread must not append to a list being flushed
 
 
-def push(model, update) -> None:
+def push(model, update, now: bool = False) -> None:
     """Run ``update`` (which changes Bokeh models of ``model``'s document) now, or, in a served
     session, on the session's next tick: stream callbacks run without the document lock that
     Bokeh requires for model changes, and a next-tick callback always holds it.
@@ -489,11 +489,18 @@ def push(model, update) -> None:
     sends a message per changed property, each serializing a reference to every model of the
     document, and one tap changes six (image, path, line, marker and two titles).
 
+    ``now``: the caller holds the document lock (a Bokeh event callback), and the update goes
+    to the browser at once as its own message, ahead of what the rest of the callback changes:
+    a tap's image before its path strip and the widgets that show the position.
+
     >>> push(source, lambda: setattr(source, "data", {"x": [1], "y": [2]}))  # doctest: +SKIP
     """
     doc = model.document
     if doc is None or doc.session_context is None:
         update()
+        return
+    if now:
+        _write(doc, [update])
         return
     with _PENDING_LOCK:
         pending = _PENDING.get(doc)
@@ -504,11 +511,15 @@ def push(model, update) -> None:
 
 
 def _flush(doc) -> None:
+    with _PENDING_LOCK:
+        updates = _PENDING.pop(doc, [])
+    _write(doc, updates)
+
+
+def _write(doc, updates) -> None:
     from panel.io.document import unlocked
     from panel.io.state import set_curdoc
 
-    with _PENDING_LOCK:
-        updates = _PENDING.pop(doc, [])
     # Panel's `unlocked` holds the document's events and writes them as one PATCH-DOC message.
     failed = None
     with set_curdoc(doc), unlocked():

@@ -5,7 +5,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import ColumnDataSource, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
 from ._base import PlaneView, served
@@ -17,8 +17,14 @@ MARKER = "decoder-marker"
 # Bokeh reports taps on the axes too (at positions off the visible plane): those are not taps.
 MOVE_MARKER = """
 const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
-if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) source.data = {x: [cb_obj.x], y: [cb_obj.y]};
+if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) marker.setv({x: cb_obj.x, y: cb_obj.y});
 """
+# The marker is a label on the overlay layer of the plot's canvas: moving it repaints that layer
+# alone, not the Datashader raster, axes and path beneath (a glyph would repaint them all: 20-25
+# of a tap's ~70 ms in a browser without a GPU; BENCHMARKS.md "Session 21"). Unlike a glyph
+# there, a label is clipped to the plane when the view moves away from it.
+MARKER_STYLE = dict(text="\u2715", text_align="center", text_baseline="middle", text_font_size="20px",
+                    text_font_style="bold", text_color="black", level="overlay")
 
 
 def _inside(value: float, bounds) -> bool:
@@ -46,11 +52,13 @@ class DecoderView(PlaneView):
                                doc="Images in the path strip: from the previous position to this one, ends included")
 
     def __init__(self, **params):
-        self._markers: list[ColumnDataSource] = []
+        self._markers: list[Label] = []
         self._images: list = []  # (figure, source) of every rendered copy of the decoded image
         self._paths: list = []  # (figure, source) of every path strip
         self._lines: list[ColumnDataSource] = []  # the path drawn on every rendered plane
         self._start = None
+        self._tapped = False  # within a served tap's callback: see _on_tap
+        self._served = False
         super().__init__(**params)
         if "x" not in params and "y" not in params:
             self._centre()
@@ -69,10 +77,9 @@ class DecoderView(PlaneView):
 
     @param.depends("x", "y", watch=True)
     def _move_markers(self):
-        for source in self._markers:
-            if source.data["x"] != [self.x] or source.data["y"] != [self.y]:
-                push(source, lambda source=source, data={"x": [self.x], "y": [self.y]}:
-                     setattr(source, "data", data))
+        for marker in self._markers:
+            if (marker.x, marker.y) != (self.x, self.y):
+                push(marker, lambda marker=marker, at=dict(x=self.x, y=self.y): marker.update(**at))
 
     def _points(self, layout: str, version: str) -> hv.Points:
         if layout == "ae" and self.state.direct:
@@ -83,22 +90,27 @@ class DecoderView(PlaneView):
         return hv.Points(frame(self.state.layouts[layout], self.state.dataset), kdims, ["label"])
 
     def _add_marker(self, plot, element):
-        """Plot hook: a marker on its own source, moved by a browser-side tap callback, so a tap
-        never re-renders the Datashader plane (hooks run again on every re-render: add once)."""
+        """Plot hook: a marker moved by a browser-side tap callback, so a tap never re-renders
+        the Datashader plane (hooks run again on every re-render: add once)."""
         fig = plot.state
-        if any(r.name == MARKER for r in fig.renderers):
+        if any(r.name == MARKER for r in fig.center):
             return
-        source = ColumnDataSource({"x": [self.x], "y": [self.y]})
-        self._markers.append(source)
+        marker = Label(x=self.x, y=self.y, name=MARKER, **MARKER_STYLE)
+        self._markers.append(marker)
         if not self.drag:
             line = ColumnDataSource({"x": [], "y": []})
             self._lines.append(line)
             fig.line("x", "y", source=line, line_dash="dashed", line_width=2, color="#444444", name="decoder-path-line")
             fig.scatter("x", "y", source=line, marker="circle", size=7, color="#444444")
-        fig.scatter("x", "y", source=source, marker="x", size=18, line_width=3, color="black", name=MARKER)
+        fig.add_layout(marker)
+        if self._served:
+            # The tap tool would select the raster's pixel under each tap: four more messages to
+            # the server before the tap's own, which nothing here reads.
+            for tool in fig.select(type=TapTool):
+                tool.renderers = []
         # Bokeh reports the second of two quick taps as a double tap: both are taps here.
         for event in ("tap", "doubletap") + (("pan",) if self.drag else ()):
-            fig.js_on_event(event, CustomJS(args=dict(source=source, xr=fig.x_range, yr=fig.y_range),
+            fig.js_on_event(event, CustomJS(args=dict(marker=marker, xr=fig.x_range, yr=fig.y_range),
                                             code=MOVE_MARKER))
             if self._served:
                 # Served: take the tap straight from Bokeh, holding the document lock; HoloViews'
@@ -108,13 +120,14 @@ class DecoderView(PlaneView):
 
     @param.depends("x", "y", "layout", "status.version", watch=True)
     def _decode(self):
-        pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
+        pixels, method = self.state.decode_position(self.layout, self.x, self.y)
         data, title = image_source_data(pixels), f"decoded at ({self.x:.4g}, {self.y:.4g})"
         for fig, source in self._images:
             def update(fig=fig, source=source):
                 source.data = data
                 fig.title.text = title
-            push(source, update)
+            push(source, update, now=self._tapped)
+        self.method = method  # its text widget syncs at once: after the image
 
     @param.depends("x", "y", watch=True)
     def _walk(self):
@@ -170,7 +183,14 @@ class DecoderView(PlaneView):
         if x_range is None and self._ranges is not None:  # notebook: the viewport stream knows
             x_range, y_range = self._ranges.x_range, self._ranges.y_range
         if _inside(x, x_range or (None, None)) and _inside(y, y_range or (None, None)):
-            self.param.update(x=float(x), y=float(y))
+            # Served, Bokeh calls back holding the document lock: the image is written first, as
+            # its own message, and the path strip, position inputs and text follow it (the
+            # inputs alone cost the server more than the decode; BENCHMARKS.md "Session 21").
+            self._tapped = x_range is not None and self._served
+            try:
+                self.param.update(x=float(x), y=float(y))
+            finally:
+                self._tapped = False
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
