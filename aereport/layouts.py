@@ -175,7 +175,26 @@ def import_umap():
             import umap
     finally:
         del sys.modules["umap.parametric_umap"]
+    _cache_umap_kernels()
     return umap
+
+
+# umap-learn's kernels that a layout from a given neighbour graph compiles, and which it does not
+# ask numba to cache: ~4.5 s of every process's first UMAP (BENCHMARKS.md "Session 21"; its
+# epoch kernel, jitted anew on each call, cannot be). Numba keys a cached kernel by its source
+# file's stamp and its signature, so a new umap-learn recompiles.
+UMAP_KERNELS = {"umap.umap_": ("smooth_knn_dist", "compute_membership_strengths")}
+
+
+def _cache_umap_kernels() -> None:
+    from numba.core.caching import NullCache
+
+    for module, names in UMAP_KERNELS.items():
+        for name in names:
+            kernel = getattr(sys.modules.get(module), name, None)
+            # Only before its first compile: a dispatcher given a cache later keeps what it has.
+            if isinstance(getattr(kernel, "_cache", None), NullCache) and not kernel.signatures:
+                kernel.enable_caching()
 
 
 class UMAPLayout:

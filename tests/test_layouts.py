@@ -99,3 +99,26 @@ def test_umap_beside_tsne_in_a_child_process_gives_the_same_layouts(mnist_small,
     for name in ("umap", "tsne"):
         np.testing.assert_array_equal(beside[name]["xy"], alone[name]["xy"])
         assert beside[name]["key"] == alone[name]["key"]
+
+
+# A process's first UMAP: which of umap-learn's kernels numba compiled (not loaded from its cache).
+FIRST_UMAP = """
+import numpy as np
+from numba.core import event
+from aereport.layouts import UMAPLayout
+with event.install_recorder("numba:compile") as rec:
+    UMAPLayout(n_neighbors=5).fit_transform(np.random.default_rng(0).random((200, 16)))
+print(sorted({e.data["dispatcher"].py_func.__name__ for _, e in rec.buffer if e.is_start}))
+"""
+
+
+def test_umap_kernels_compile_once_per_machine_not_once_per_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first, second = (subprocess.run([sys.executable, "-c", FIRST_UMAP], env=env, capture_output=True, text=True,
+                                    check=True).stdout.strip().splitlines()[-1] for _ in range(2))
+    assert {"smooth_knn_dist", "compute_membership_strengths"} <= set(eval(first))
+    assert not {"smooth_knn_dist", "compute_membership_strengths"} & set(eval(second)), second
