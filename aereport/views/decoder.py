@@ -20,8 +20,8 @@ const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start,
 if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) marker.setv({x: cb_obj.x, y: cb_obj.y});
 """
 # The marker is a label on the overlay layer of the plot's canvas: moving it repaints that layer
-# alone, not the Datashader raster, axes and path beneath (a glyph would repaint them all: 20-25
-# of a tap's ~70 ms in a browser without a GPU; BENCHMARKS.md "Session 21"). Unlike a glyph
+# alone, not the Datashader raster, axes and path beneath (a glyph repainted them all: ~20 of a
+# tap's ~70 ms in a browser without a GPU; BENCHMARKS.md "Session 21"). Unlike a glyph
 # there, a label is clipped to the plane when the view moves away from it.
 MARKER_STYLE = dict(text="\u2715", text_align="center", text_baseline="middle", text_font_size="20px",
                     text_font_style="bold", text_color="black", level="overlay")
@@ -186,7 +186,7 @@ class DecoderView(PlaneView):
             # Served, Bokeh calls back holding the document lock: the image is written first, as
             # its own message, and the path strip, position inputs and text follow it (the
             # inputs alone cost the server more than the decode; BENCHMARKS.md "Session 21").
-            self._tapped = x_range is not None and self._served
+            self._tapped = self._served
             try:
                 self.param.update(x=float(x), y=float(y))
             finally:
