@@ -148,12 +148,13 @@ def decoder_session(url: str, timeout: float = 120):
     tabs = next(m for m in doc.models if isinstance(m, Tabs))
     loop.add_callback(lambda: setattr(tabs, "active", 1))
     deadline = time.time() + timeout
-    while not any(isinstance(m, Label) and m.name == "decoder-marker" for m in list(doc.models)):
+    # The marker: a Label since session 21, a glyph before (so older versions can be measured)
+    while not any(isinstance(m, (GlyphRenderer, Label)) and m.name == "decoder-marker" for m in list(doc.models)):
         if time.time() > deadline:
             raise TimeoutError("the Decoder tab never came")
         time.sleep(0.1)
     named = {m.name: m for m in list(doc.models) if isinstance(m, (GlyphRenderer, Label)) and m.name}
-    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.center)
+    fig = next(m for m in doc.models if isinstance(m, Plot) and named["decoder-marker"] in m.center + m.renderers)
 
     def laid_out():
         # Read-only in Python, as BokehJS alone lays plots out: set as its patch sets them, so
