@@ -67,7 +67,7 @@ def test_a_position_change_reaches_the_session_as_one_message(served):
             image = named["decoded-image"].data_source
             title = next(m for m in doc.models if isinstance(m, Plot) and named["decoded-image"] in m.renderers).title
             path = named["decoder-path"].data_source
-            marker = named["decoder-marker"].data_source
+            marker = named["decoder-marker"]  # a Label: its x and y
             x_input = next(m for m in doc.models if getattr(m, "title", None) == "x" and hasattr(m, "value"))
             wanted = {image.id, title.id, path.id, marker.id}
             for x in np.linspace(-1, 1, 4):
