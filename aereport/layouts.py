@@ -164,9 +164,10 @@ def import_umap():
     >>> import_umap().UMAP.__name__
     'UMAP'
     """
-    if "umap" in sys.modules or "tensorflow" in sys.modules:  # nothing left to save
+    if "umap" in sys.modules or "tensorflow" in sys.modules:  # no import left to save
         import umap
 
+        _cache_umap_kernels()  # a process that trained holds TensorFlow: its UMAP compiles as well
         return umap
     sys.modules["umap.parametric_umap"] = None  # importing it now raises ImportError
     try:

@@ -103,6 +103,7 @@ def test_umap_beside_tsne_in_a_child_process_gives_the_same_layouts(mnist_small,
 
 # A process's first UMAP: which of umap-learn's kernels numba compiled (not loaded from its cache).
 FIRST_UMAP = """
+{prelude}
 import numpy as np
 from numba.core import event
 from aereport.layouts import UMAPLayout
@@ -112,13 +113,15 @@ print(sorted({e.data["dispatcher"].py_func.__name__ for _, e in rec.buffer if e.
 """
 
 
-def test_umap_kernels_compile_once_per_machine_not_once_per_process(tmp_path):
+@pytest.mark.parametrize("prelude", ["", "import tensorflow  # a process that trained first"])
+def test_umap_kernels_compile_once_per_machine_not_once_per_process(tmp_path, prelude):
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    first, second = (subprocess.run([sys.executable, "-c", FIRST_UMAP], env=env, capture_output=True, text=True,
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    code = FIRST_UMAP.replace("{prelude}", prelude)
+    first, second = (subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                     check=True).stdout.strip().splitlines()[-1] for _ in range(2))
     assert {"smooth_knn_dist", "compute_membership_strengths"} <= set(eval(first))
     assert not {"smooth_knn_dist", "compute_membership_strengths"} & set(eval(second)), second
