@@ -13,7 +13,8 @@ from aereport.state import ensure_faces_run
 from aereport.store import Run
 
 from .conftest import CELEBA_DIR, ROOT, free_port, wait_for_port
-from .test_browser import LOCATE, READ, tap, wait_for
+from .bokeh_page import LOCATE, READ
+from .test_browser import tap, wait_for
 
 pytestmark = pytest.mark.browser
 

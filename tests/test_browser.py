@@ -9,75 +9,9 @@ import pytest
 from aereport.model import decode_at
 from aereport.store import Run
 
+from .bokeh_page import DATA_AT, DRAWN, FRAME_SIZE, LAYER_REPAINTS, LOCATE, READ
+
 pytestmark = pytest.mark.browser
-
-# Reads named renderers' data back from the page's Bokeh document (a label's: its position).
-READ = """(name) => {
-  for (const doc of Bokeh.documents) for (const m of doc.all_models)
-    if (m.type == 'Label' && m.name == name) return {x: [m.x], y: [m.y]};
-    else if (m.type == 'GlyphRenderer' && m.name == name) {
-      const d = m.data_source.data, out = {};
-      for (const k of Object.keys(d)) {
-        const v = d[k][0];
-        out[k] = (v && v.length !== undefined && typeof v !== 'string') ? Array.from(v) : Array.from(d[k]);
-      }
-      if (d.image) { out.shape = d.image[0].shape; }
-      return out;
-    }
-  return null; }"""
-
-# Screen position of a fraction (fx, fy) of the plot frame holding the named renderer.
-LOCATE = """([name, fx, fy]) => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
-  return [rect.left + f.x0 + f.width * fx, rect.top + f.y0 + f.height * fy]; }"""
-
-# Data coordinates of a screen point over the plot holding the named renderer.
-DATA_AT = """([name, px, py]) => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect();
-  return [v.frame.x_scale.invert(px - rect.left), v.frame.y_scale.invert(py - rect.top)]; }"""
-
-
-# The figure's axes over the plot holding the named renderer.
-RANGES = """(name) => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r))
-    return [m.x_range.start, m.x_range.end, m.y_range.start, m.y_range.end];
-  return null; }"""
-
-# Waits for a frame of the layout transition between 20 % and 80 % of its time, and returns it
-# (the drawn pixels that are not background), its time and progress, and the points' columns.
-MID_FLIGHT = """(name) => new Promise((resolve) => {
-  let r = null; for (const m of Bokeh.documents[0].all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  const points = r.tags[0], deadline = performance.now() + 20000;
-  function look() { try { step(); } catch (e) { resolve({missed: String(e)}); } }
-  function step() {
-    const rec = (window.aereportTransitions || {})[name];
-    if (performance.now() > deadline) { resolve({missed: rec ? {frames: rec.frames, t: rec.t, done: rec.done} : null}); return; }
-    if (!rec || rec.done || rec.t < 0.2 || rec.t > 0.8) { requestAnimationFrame(look); return; }
-    const img = rec.pixels, idx = [], col = [];
-    for (let i = 0; i < img.length; i++) if (img[i] !== 0xffffffff) { idx.push(i); col.push(img[i]); }
-    const d = points.data, cols = {};
-    for (const k of ['u0', 'v0', 'u1', 'v1', 'c']) cols[k] = Array.from(d[k]);
-    const canvas = points._aereport.canvas, box = Bokeh.index.find_one(fig(r)).frame.bbox;
-    resolve({t: rec.t, p: rec.p, shape: rec.shape, idx, col, cols, shown: canvas.isConnected && canvas.style.display == 'block',
-             size: [canvas.width, canvas.height], frame: [Math.round(box.width), Math.round(box.height)]});
-  }
-  function fig(r) { for (const m of Bokeh.documents[0].all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) return m; }
-  look(); })"""
-
-# Whether the transition's canvas is on screen.
-TRANSITION_SHOWN = """(name) => {
-  let r = null; for (const m of Bokeh.documents[0].all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  const c = r.tags[0]._aereport && r.tags[0]._aereport.canvas;
-  return !!c && c.isConnected && c.style.display == 'block'; }"""
-
 
 def power4(t: float) -> float:
     """GSAP's Power4.easeInOut, the seed's easing."""
@@ -139,14 +73,6 @@ def open_report(page, url):
     wait_for(page, lambda: page.evaluate(READ, "embedding-raster"))
 
 
-# Whether the plot holding the named renderer is drawn on the page now (a tab's plots leave the
-# page when another tab is opened, though BokehJS keeps their models).
-DRAWN = """(name) => {
-  for (const m of Bokeh.documents[0].all_models)
-    if (m.type == 'Figure' && [...m.renderers, ...m.center].some(r => r.name == name) && Bokeh.index.find_one(m)) return true;
-  return false; }"""
-
-
 def open_tab(page, tab, renderer):
     """Click ``tab`` and wait until its plot holding ``renderer`` is drawn (a tab is built when
     first opened, and put back in the page when opened again)."""
@@ -183,23 +109,6 @@ def test_every_plot_draws_on_a_canvas_not_webgl(served, page):
     assert len(plots) >= 10 and {"Architecture", "Loss (MSE)"} <= {title for title, _ in plots}
     assert [p for p in plots if p[1] != "canvas"] == []
     assert page.errors == []
-
-
-# Moves the named label as a tap's browser-side callback does, and counts the repaints of each of
-# its plot's canvas layers over the next two frames: {primary, overlays}.
-LAYER_REPAINTS = """(name) => new Promise((resolve) => {
-  const doc = Bokeh.documents[0];
-  let marker = null; for (const m of doc.all_models) if (m.type == 'Label' && m.name == name) marker = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && m.center.includes(marker)) fig = m;
-  const canvas = Bokeh.index.find_one(fig).canvas_view, count = {primary: 0, overlays: 0};
-  for (const layer of ['primary', 'overlays']) {
-    const l = canvas[layer], prepare = l.prepare.bind(l);
-    l.prepare = () => { count[layer]++; return prepare(); };
-  }
-  const [x0, x1] = [fig.x_range.start, fig.x_range.end];
-  marker.setv({x: x0 + 0.37 * (x1 - x0)});
-  requestAnimationFrame(() => requestAnimationFrame(() => resolve(count)));
-})"""
 
 
 def test_a_tap_repaints_the_marker_alone_not_the_plane_beneath(served, page):
@@ -256,15 +165,6 @@ def test_a_tap_s_image_reaches_the_page_before_the_rest_of_its_answer(served, pa
     inputs = first(lambda m: any(i in m and '"value"' in m for i in ids["inputs"]))
     assert image < inputs, received
     assert page.errors == []
-
-
-# The inner size of the plot frame holding the named renderer, in CSS pixels: [width, height].
-FRAME_SIZE = """(name) => {
-  const doc = Bokeh.documents[0];
-  for (const m of doc.all_models)
-    if (m.type == 'Figure' && [...m.renderers, ...m.center].some(r => r.name == name)) {
-      const f = Bokeh.index.find_one(m).frame.bbox; return [f.width, f.height]; }
-  return null; }"""
 
 
 # The plot's ranges and where each named raster lies: [[x0, x1, y0, y1], [{x, y, dw, dh, shape}]].

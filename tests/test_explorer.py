@@ -19,26 +19,10 @@ from aereport.report import load_state
 from aereport.views._elements import categories, color_key
 
 from .conftest import MNIST_DIR, aereport, assert_no_traceback, free_port, wait_for_port
-from .test_browser import (DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, assert_drawn_as_holoviews, power4,
-                           splat, tap, wait_for, zoom_in)
+from .bokeh_page import DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE, TRANSITION_SHOWN
+from .test_browser import assert_drawn_as_holoviews, power4, splat, tap, wait_for, zoom_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-# Screen position of data coordinates (x, y) over the plot holding the named renderer.
-SCREEN_AT = """([name, x, y]) => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect();
-  return [rect.left + v.frame.x_scale.compute(x), rect.top + v.frame.y_scale.compute(y)]; }"""
-
-# A figure's title, found by one of its renderers.
-TITLE = """(name) => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) r = m;
-  for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) return m.title.text;
-  return null; }"""
-
 
 @pytest.fixture(scope="module")
 def full(module_tmp):

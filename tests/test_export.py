@@ -13,7 +13,8 @@ from aereport.store import Run
 from aereport.views._elements import color_key
 
 from .conftest import aereport
-from .test_browser import MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, power4, splat, tap, wait_for
+from .bokeh_page import MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN
+from .test_browser import power4, splat, tap, wait_for
 
 pytestmark = pytest.mark.browser
 EVIL = "<img src=x onerror=alert(1)>"
