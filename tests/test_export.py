@@ -13,7 +13,7 @@ from aereport.store import Run
 from aereport.views._elements import color_key
 
 from .conftest import aereport
-from .bokeh_page import MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN
+from .bokeh_page import COUNT_REPAINTS, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, TWO_FRAMES
 from .test_browser import power4, splat, tap, wait_for
 
 pytestmark = pytest.mark.browser
@@ -97,6 +97,55 @@ def test_offline_tap_decodes_like_keras_and_buttons_switch(exported, browser, tr
             data = page.evaluate(READ, "decoded-image")
             shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
             np.testing.assert_allclose(shown, decode_at(decoder, marker["x"][0], marker["y"][0]), atol=1e-5)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_offline_hover_and_tap_repaint_their_marker_alone(exported, browser):
+    """Each marker is a label on its plot's overlay layer: following the pointer or a tap repaints
+    that layer, never the plane's raster and points beneath it (as a glyph did, at every move)."""
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        page.wait_for_timeout(500)  # the first paints
+        page.evaluate(COUNT_REPAINTS, "hover-marker")
+        x0, y0 = page.evaluate(LOCATE, ["hover-marker", 0.45, 0.5])
+        x1, _ = page.evaluate(LOCATE, ["hover-marker", 0.55, 0.5])
+        for k in range(11):  # across the middle of the plane, where the points are
+            page.mouse.move(x0 + (x1 - x0) * k / 10, y0)
+        wait_for(page, lambda: page.evaluate(READ, "hover-marker")["x"])
+        page.evaluate(TWO_FRAMES)
+        hover = page.evaluate("() => window.repaints['hover-marker']")
+        assert hover["primary"] == 0 and hover["overlays"] >= 1, hover
+
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        page.evaluate(COUNT_REPAINTS, "decoder-marker")
+        old = page.evaluate(READ, "decoder-marker")
+        tap(page, "decoder-marker", 0.3, 0.6, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+        page.evaluate(TWO_FRAMES)
+        decoder = page.evaluate("() => window.repaints['decoder-marker']")
+        assert decoder["primary"] == 0 and decoder["overlays"] >= 1, decoder
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_offline_tap_on_an_axis_decodes_nothing(exported, browser):
+    """Bokeh reports a tap on the axes at a position off the plane; the page decodes taps on it only."""
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        before, text = page.evaluate(READ, "decoder-marker"), page.evaluate(MODEL_TEXT, "decoded-label")
+        x, y = page.evaluate(LOCATE, ["decoder-marker", 0.5, 1.0])
+        page.mouse.click(x, y + 15)  # on the x axis's tick labels
+        page.wait_for_timeout(1000)
+        assert page.evaluate(READ, "decoder-marker") == before
+        assert page.evaluate(MODEL_TEXT, "decoded-label") == text
+        x, y = page.evaluate(LOCATE, ["decoder-marker", 0.5, 0.5])
+        page.mouse.click(x, y)  # and the plane still decodes
+        wait_for(page, lambda: page.evaluate(MODEL_TEXT, "decoded-label") != text)
         assert blocked == [] and errors == []
     finally:
         context.close()

@@ -98,7 +98,7 @@
       xr.setv({ start: a.bounds[i][0], end: a.bounds[i][2] });
       yr.setv({ start: a.bounds[i][1], end: a.bounds[i][3] });
       e.hovered = -1;
-      a.marker.data = { x: [], y: [] };
+      a.marker.visible = false;
       e.draw();
     };
 
@@ -109,7 +109,7 @@
         e.allowed = new Uint8Array(a.labels.length);
         for (const k of active) e.allowed[k] = 1;
       }
-      if (e.hovered >= 0 && !keep(e.hovered)) { e.hovered = -1; a.marker.data = { x: [], y: [] }; }
+      if (e.hovered >= 0 && !keep(e.hovered)) { e.hovered = -1; a.marker.visible = false; }
       e.showRaster();
       e.draw();
       if (e.selected !== null) e.showGrid();
@@ -251,7 +251,7 @@
       if (k < 0 || k === e.hovered) return;
       e.hovered = k;
       const [xs, ys, b] = cols(e.shown);
-      a.marker.data = { x: [b[0] + xs[k] * Q * (b[2] - b[0])], y: [b[1] + ys[k] * Q * (b[3] - b[1])] };
+      a.marker.setv({ x: b[0] + xs[k] * Q * (b[2] - b[0]), y: b[1] + ys[k] * Q * (b[3] - b[1]), visible: true });
       // a Div set to render text, never markup; an unlabelled dataset has the one category
       a.label.text = a.labels.length > 1 ? `#${k} · label ${a.labels[d.c[k]]}` : `#${k}`;
       show(k);

@@ -12,7 +12,7 @@ import holoviews as hv
 import numpy as np
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
-from bokeh.models import (Button, CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Legend, LegendItem,
+from bokeh.models import (Button, CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Label, Legend, LegendItem,
                           RadioButtonGroup, Range1d, TabPanel, Tabs)
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
@@ -23,6 +23,7 @@ from ..model import decode_at, reconstruct
 from ..sprites import VEIL
 from ..state import ReportState, field_at
 from ._elements import HOVER_PX, categories, color_key, image_figure
+from .decoder import MARKER_STYLE
 from .explore import GRID_MAX
 from .training import architecture_diagram, loss_curve
 from .transition import abgr, add_transition
@@ -69,9 +70,8 @@ def _embeddings(state: ReportState, rasters: dict):
     # Every layout's points as 16-bit fractions of its raster's bounds (1.5 MB of base64 for 70k
     # points and four layouts): from them the page animates a switch whatever the zoom, finds the
     # sample under the pointer and draws the points a label filter leaves.
-    marker = ColumnDataSource({"x": [], "y": []})
-    fig.scatter("x", "y", source=marker, marker="circle", size=16, fill_alpha=0, line_width=2,
-                line_color="black", name="hover-marker")
+    marker = Label(x=0, y=0, visible=False, name="hover-marker", **HOVER_MARKER_STYLE)
+    fig.add_layout(marker)
     image_fig, image = image_figure(np.ones(state.dataset.image_shape, np.float32), "hover-image", width=160)
     image_fig.title.text = "its reconstruction" if state.direct else "decoded at its place on the latent plane"
     label = Div(text="hover over a point", render_as_text=True, name="hover-label", width=160)
@@ -109,6 +109,9 @@ def _embeddings(state: ReportState, rasters: dict):
 
 
 GRID_ACROSS = 10  # images per row of the selection's grid
+# A ring around the hovered sample. Like the decoder's marker, a label on the overlay layer: each
+# move repaints that layer alone, not the plane's raster and points beneath (a glyph did).
+HOVER_MARKER_STYLE = dict(MARKER_STYLE, text="\u25ef", text_font_style="normal")
 
 
 def _veiled(color: str) -> str:
@@ -126,8 +129,8 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
                    y_axis_label=axes[1])
     plane.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left")
     cx, cy = (float(v) for v in np.median(xy, axis=0))
-    marker = ColumnDataSource({"x": [cx], "y": [cy]})
-    plane.scatter("x", "y", source=marker, marker="x", size=18, line_width=3, color="black", name="decoder-marker")
+    marker = Label(x=cx, y=cy, name="decoder-marker", **MARKER_STYLE)
+    plane.add_layout(marker)
     _legend(plane, color_key(state.dataset))
     if state.direct:
         pixels = decode_at(state.ae.decoder, cx, cy)
@@ -135,9 +138,13 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
         pixels = np.asarray(state.ae.decoder.predict_on_batch(field_at(field, cx, cy)[None]))[0]
     image_fig, image_src = image_figure(pixels, "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
-    plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label), code="""
+    # Bokeh reports taps on the axes too, at positions off the plane: those decode nothing.
+    plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label, xr=plane.x_range,
+                                                yr=plane.y_range), code="""
+        const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
+        if (!inside(cb_obj.x, xr) || !inside(cb_obj.y, yr)) return;
         window.aereport.decode(cb_obj.x, cb_obj.y, image).then(() => {
-          marker.data = {x: [cb_obj.x], y: [cb_obj.y]};
+          marker.setv({x: cb_obj.x, y: cb_obj.y});
           label.text = `decoded at (${cb_obj.x.toPrecision(4)}, ${cb_obj.y.toPrecision(4)})`;
         });"""))
     how = "" if state.direct else (f" The {state.ae.latent_dim}-D latent space is shown through its PCA; a tap "
