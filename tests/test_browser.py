@@ -9,7 +9,7 @@ import pytest
 from aereport.model import decode_at
 from aereport.store import Run
 
-from .bokeh_page import DATA_AT, DRAWN, FRAME_SIZE, LAYER_REPAINTS, LOCATE, READ
+from .bokeh_page import DATA_AT, DRAWN, FRAME_SIZE, LAYER_REPAINTS, LOCATE, PLACE_LABEL, RANGES, READ, SCREEN_AT, TWO_FRAMES
 
 pytestmark = pytest.mark.browser
 
@@ -119,6 +119,33 @@ def test_a_tap_repaints_the_marker_alone_not_the_plane_beneath(served, page):
     open_tab(page, "Decoder", "decoder-marker")
     page.wait_for_timeout(500)  # let the tab's first paints settle
     assert page.evaluate(LAYER_REPAINTS, "decoder-marker") == {"primary": 0, "overlays": 1}
+    assert page.errors == []
+
+
+def test_a_marker_the_view_left_behind_is_not_drawn_over_the_axes(served, page):
+    # The marker is on the overlay layer, which Bokeh does not clip to the plane for a glyph; a
+    # label it clips. Off the plane, at the y axis's tick labels, the page looks as without it.
+    from io import BytesIO
+
+    from PIL import Image
+
+    url, _ = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    page.wait_for_timeout(500)
+    x0, x1, y0, y1 = page.evaluate(RANGES, "decoder-marker")
+
+    def seen(fx, visible):
+        x, y = x0 + fx * (x1 - x0), (y0 + y1) / 2
+        page.evaluate(PLACE_LABEL, ["decoder-marker", x, y, visible])
+        page.evaluate(TWO_FRAMES)
+        sx, sy = page.evaluate(SCREEN_AT, ["decoder-marker", x, y])
+        png = page.screenshot(clip={"x": sx - 15, "y": sy - 15, "width": 30, "height": 30})
+        return np.asarray(Image.open(BytesIO(png)).convert("L"), np.int16)
+
+    inside = np.abs(seen(0.5, True) - seen(0.5, False))
+    assert (inside > 100).sum() > 20  # on the plane, it is drawn
+    assert np.array_equal(seen(-0.02, True), seen(-0.02, False))  # off it, nothing is
     assert page.errors == []
 
 
