@@ -1,6 +1,11 @@
 """Exported report on a run: file size, time to interactive offline, and TF.js decode latency.
 
-    python benchmarks/export_report.py --run runs/mnist70k [--decodes 200]
+    python benchmarks/export_report.py --run runs/mnist70k [--decodes 200] [--hovers 60] [--report FILE]
+
+``--hovers``: the pointer moves across the Embeddings plane in that many steps, and the page's time
+repainting that plane is summed (Bokeh's ``PlotView._actual_paint``): what each move of the hover
+marker costs the page's main thread. ``--report`` measures an already exported file (e.g. one made
+by another version) instead of exporting the run.
 """
 from __future__ import annotations
 
@@ -25,10 +30,41 @@ DECODES = """async (n) => {
   return t; }"""
 
 
+# Times every repaint of the plot holding the hover marker (a glyph or, from session 22, a label).
+PAINTS = """() => {
+  let marker = null, fig = null;
+  for (const m of Bokeh.documents[0].all_models) if (m.name == 'hover-marker') marker = m;
+  for (const m of Bokeh.documents[0].all_models)
+    if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(marker)) fig = m;
+  const view = Bokeh.index.find_one(fig), paint = view._actual_paint.bind(view), f = view.frame.bbox;
+  window.__paints = {n: 0, ms: 0};
+  view._actual_paint = () => { const t = performance.now(); paint(); window.__paints.n++; window.__paints.ms += performance.now() - t; };
+  const rect = view.el.getBoundingClientRect();
+  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+MOVED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'hover-marker')
+  return m.type == 'Label' ? [m.x, m.y] : [m.data_source.data.x[0], m.data_source.data.y[0]]; }"""
+
+
+def hover_cost(page, steps: int) -> dict:
+    """The page's repaints of the Embeddings plane while the pointer crosses it in ``steps`` moves."""
+    page.wait_for_timeout(1000)
+    x, y, w, h = page.evaluate(PAINTS)
+    moves, last = 0, page.evaluate(MOVED)
+    for k in range(steps):
+        page.mouse.move(x + w * (0.2 + 0.6 * k / steps), y + h * (0.35 + 0.3 * (k % 7) / 7))
+        page.wait_for_timeout(60)
+        now = page.evaluate(MOVED)
+        moves, last = moves + (now != last), now
+    paints = page.evaluate("() => window.__paints")
+    return {"moves": moves, **paints}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
     p.add_argument("--decodes", type=int, default=200)
+    p.add_argument("--hovers", type=int, default=0)
+    p.add_argument("--report", help="an exported report to measure instead of exporting --run")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -36,10 +72,11 @@ def main():
 
     from aereport.export import export_report
 
-    out = Path(tempfile.mkdtemp()) / "report.html"
-    t = time.perf_counter()
-    export_report(args.run, out)
-    took = time.perf_counter() - t
+    out, took = Path(args.report or Path(tempfile.mkdtemp()) / "report.html"), float("nan")
+    if not args.report:
+        t = time.perf_counter()
+        export_report(args.run, out)
+        took = time.perf_counter() - t
     with sync_playwright() as pw:
         b = launch(pw)
         ctx = b.new_context(viewport={"width": 1400, "height": 1000})
@@ -53,10 +90,15 @@ def main():
         page.evaluate("() => window.aereport.load()")
         tti = time.perf_counter() - t
         lat = np.array(page.evaluate(DECODES, args.decodes))
+        hovers = hover_cost(page, args.hovers) if args.hovers else None
         b.close()
-    print(f"export took {took:.1f} s; file {out.stat().st_size / 1e6:.2f} MB; blocked requests {len(blocked)}")
+    made = f"export took {took:.1f} s" if not args.report else f"measured {out}"
+    print(f"{made}; file {out.stat().st_size / 1e6:.2f} MB; blocked requests {len(blocked)}")
     print(f"time to interactive (load + decoder ready), file://, offline: {tti:.2f} s")
     print(f"TF.js decode + draw over {len(lat)} calls: p50 {np.median(lat):.2f} ms, p95 {np.percentile(lat, 95):.2f} ms")
+    if hovers:
+        print(f"hover: {hovers['moves']} marker moves, {hovers['n']} repaints of the plane, {hovers['ms']:.1f} ms "
+              f"in them ({hovers['ms'] / max(hovers['moves'], 1):.2f} ms per move)")
 
 
 if __name__ == "__main__":
