@@ -11,6 +11,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
+# Whether the plot holding the named renderer is on the page (a tab's plots are made when it is
+# first opened).
+DRAWN = """(name) => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
+  && [...m.renderers, ...m.center].some((r) => r.name == name) && Bokeh.index.find_one(m))"""
+# A checksum of the decoded image's pixels: it changes when a tap's image arrives.
+DECODED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'decoded-image')
+  return Array.from(m.data_source.data.image[0]).reduce((a, v, i) => a + v * (i % 97 + 1), 0); }"""
+SETTLED = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
+
+
+def shoot(page, tab: str | None, renderer: str, path: Path) -> None:
+    """Open ``tab`` (None: the first), wait until its plot holding ``renderer`` is drawn, and
+    take the screenshot."""
+    if tab:
+        page.get_by_text(tab, exact=True).first.click()
+    page.wait_for_function(DRAWN, arg=renderer, timeout=120000)
+    page.evaluate(SETTLED)
+    page.screenshot(path=path)
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -27,16 +46,14 @@ def main():
             page = b.new_page(viewport={"width": 1300, "height": 820})
             page.goto(f"http://127.0.0.1:{args.port}/", timeout=120000)
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
-            page.wait_for_timeout(4000)
-            page.screenshot(path=HERE / "embeddings.png")
+            shoot(page, None, "embedding-raster", HERE / "embeddings.png")
             page.get_by_text("Decoder", exact=True).first.click()
-            page.wait_for_timeout(2500)
+            page.wait_for_function(DRAWN, arg="decoder-marker", timeout=120000)
+            before = page.evaluate(DECODED)
             page.mouse.click(1300 * 0.3, 820 * 0.5)
-            page.wait_for_timeout(1500)
-            page.screenshot(path=HERE / "decoder.png")
-            page.get_by_text("Training", exact=True).first.click()
-            page.wait_for_timeout(2500)
-            page.screenshot(path=HERE / "training.png")
+            page.wait_for_function(f"() => ({DECODED})() !== {before}", timeout=30000)
+            shoot(page, None, "decoder-marker", HERE / "decoder.png")
+            shoot(page, "Training", "sample-output", HERE / "training.png")
             b.close()
 
 
