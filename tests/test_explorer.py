@@ -19,7 +19,8 @@ from aereport.report import load_state
 from aereport.views._elements import categories, color_key
 
 from .conftest import MNIST_DIR, aereport, assert_no_traceback, free_port, wait_for_port
-from .bokeh_page import DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE, TRANSITION_SHOWN
+from .bokeh_page import (COUNT_REPAINTS, DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE, TRANSITION_SHOWN,
+                         TWO_FRAMES)
 from .test_browser import assert_drawn_as_holoviews, power4, splat, tap, wait_for, zoom_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -216,12 +217,22 @@ def test_hover_shows_the_nearest_sample_and_a_tap_its_neighbours(full, page):
     wait_for(page, lambda: page.evaluate(TITLE, "hover-image").startswith("#"))
     page.wait_for_timeout(500)
     where = page.evaluate(SCREEN_AT, ["explore-ae", *map(float, xy[target])])
+    for name in ("explore-ae-hover", "explore-pca-hover"):
+        page.evaluate(COUNT_REPAINTS, name)
     page.mouse.move(where[0] - 5, where[1] - 5)
     page.mouse.move(*where, steps=3)
     i = int(cKDTree(xy).query(page.evaluate(DATA_AT, ["explore-ae", *where]))[1])
     wait_for(page, lambda: page.evaluate(TITLE, "hover-image") == f"#{i} · label {mnist.labels[i]}")
     hovered = np.flipud(np.asarray(page.evaluate(READ, "hover-image")["image"], np.float64).reshape(28, 28))
     assert np.abs(hovered - mnist.images[i]).max() < 1e-6
+    # Every pane rings the sample, and the rings repaint alone: not the panes' rasters beneath.
+    for layout in ("ae", "pca"):
+        ring = wait_for(page, lambda: (r := page.evaluate(READ, f"explore-{layout}-hover"))["x"] and r)
+        assert [ring["x"][0], ring["y"][0]] == pytest.approx(layouts[layout]["xy"][i], abs=1e-5)
+    page.evaluate(TWO_FRAMES)
+    for name in ("explore-ae-hover", "explore-pca-hover"):
+        count = page.evaluate(f"() => window.repaints['{name}']")
+        assert count["primary"] == 0 and count["overlays"] >= 1, (name, count)
 
     page.mouse.click(*where)
     title = wait_for(page, lambda: (t := page.evaluate(TITLE, "neighbours-pixels")).startswith("#") and t)

@@ -294,6 +294,14 @@ SPREAD = dict(threshold=0.8, max_px=4)
 # WebGL canvas into the plot cost the page ~250 ms of each tap, which repaints the plane.
 CANVAS = dict(backend_opts={"plot.output_backend": "canvas"})
 HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
+# A plane's markers (the decoder's position, the hovered sample) are labels on the overlay layer
+# of the plot's canvas: moving one repaints that layer alone, not the Datashader raster, axes and
+# points beneath (a glyph repainted them all: ~20 of a tap's ~70 ms in a browser without a GPU,
+# ~5 ms of each hover; BENCHMARKS.md "Session 21", "Session 22"). Unlike a glyph there, a label is
+# clipped to the plane when the view moves away from it.
+MARKER_STYLE = dict(text="\u2715", text_align="center", text_baseline="middle", text_font_size="20px",
+                    text_font_style="bold", text_color="black", level="overlay")
+HOVER_MARKER_STYLE = dict(MARKER_STYLE, text="\u25ef", text_font_style="normal")  # a ring
 
 
 def _shading(key: dict[str, str]) -> tuple[ds.reductions.Reduction, dict]:

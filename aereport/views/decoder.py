@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
 from ._base import PlaneView, served
-from ._elements import frame, image_figure, image_source_data, push
+from ._elements import MARKER_STYLE, frame, image_figure, image_source_data, push
 
 MARKER = "decoder-marker"
 
@@ -19,14 +19,6 @@ MOVE_MARKER = """
 const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
 if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) marker.setv({x: cb_obj.x, y: cb_obj.y});
 """
-# The marker is a label on the overlay layer of the plot's canvas: moving it repaints that layer
-# alone, not the Datashader raster, axes and path beneath (a glyph repainted them all: ~20 of a
-# tap's ~70 ms in a browser without a GPU; BENCHMARKS.md "Session 21"). Unlike a glyph
-# there, a label is clipped to the plane when the view moves away from it.
-MARKER_STYLE = dict(text="\u2715", text_align="center", text_baseline="middle", text_font_size="20px",
-                    text_font_style="bold", text_color="black", level="overlay")
-
-
 def _inside(value: float, bounds) -> bool:
     lo, hi = bounds if None not in bounds else (-np.inf, np.inf)
     return min(lo, hi) <= value <= max(lo, hi)

@@ -5,14 +5,14 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Label
 
 from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView, served
 from .transition import extent
-from ._elements import (CANVAS, HOVER_PX, SteadyPlotSize, categories, color_key, detail, frame,
-                        image_figure, image_source_data, name_renderer, push, shade, viewport)
+from ._elements import (CANVAS, HOVER_MARKER_STYLE, HOVER_PX, SteadyPlotSize, categories, color_key, detail,
+                        frame, image_figure, image_source_data, name_renderer, push, shade, viewport)
 from ._zoom import plane_zoom
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
@@ -50,7 +50,9 @@ class ExploreView(StateView):
         self.plane_version = self.status.version
         self._ranges: dict[str, hv.streams.RangeXY] = {}
         self._sizes: dict[str, hv.streams.PlotSize] = {}
-        self._markers: dict[str, list[ColumnDataSource]] = {"hover": [], "picked": []}
+        # Each pane's marks: the picked sample and its neighbours (a glyph), the hovered sample (a label).
+        self._picked_marks: list[tuple[str, ColumnDataSource]] = []
+        self._hover_marks: list[tuple[str, Label]] = []
         self._figures: dict[str, list] = {}  # image figure name -> [(figure, source)]
         self._found: tuple = (None, None)  # ((picked, version, layouts), its neighbours)
         self._grid = self._strips = None  # the panes' grid and the strips' column, once drawn
@@ -163,12 +165,13 @@ class ExploreView(StateView):
             fig = plot.state
             if any(r.name == f"explore-{layout}-picked" for r in fig.renderers):
                 return  # hooks run on every re-render
-            for kind, style in (("picked", dict(marker="circle", size=7, color="black", alpha=0.8)),
-                                ("hover", dict(marker="circle", size=16, fill_alpha=0, line_width=2,
-                                               line_color="black"))):
-                source = ColumnDataSource({"x": [], "y": []})
-                self._markers[kind].append((layout, source))
-                fig.scatter("x", "y", source=source, name=f"explore-{layout}-{kind}", **style)
+            source = ColumnDataSource({"x": [], "y": []})
+            fig.scatter("x", "y", source=source, name=f"explore-{layout}-picked", marker="circle", size=7,
+                        color="black", alpha=0.8)
+            hover = Label(x=0, y=0, visible=False, name=f"explore-{layout}-hover", **HOVER_MARKER_STYLE)
+            fig.add_layout(hover)  # moved at every hover: a label repaints alone (MARKER_STYLE)
+            self._picked_marks.append((layout, source))
+            self._hover_marks.append((layout, hover))
             self._move_picked()
             self._move_hover()
         return hook
@@ -208,17 +211,21 @@ class ExploreView(StateView):
     @param.depends("picked", "status.version", watch=True)
     def _move_picked(self):
         around = self._neighbours()["pixels"] if self.picked is not None else []
-        self._move("picked", [self.picked, *around] if self.picked is not None else [])
-
-    @param.depends("hovered", watch=True)
-    def _move_hover(self):
-        self._move("hover", [self.hovered] if self.hovered is not None else [])
-
-    def _move(self, kind: str, index: list) -> None:
-        for layout, source in self._markers[kind]:
-            xy = self.state.layouts[layout][np.asarray(index, np.int64)]
+        index = np.asarray([self.picked, *around] if self.picked is not None else [], np.int64)
+        for layout, source in self._picked_marks:
+            xy = self.state.layouts[layout][index]
             data = {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist()}
             push(source, lambda source=source, data=data: setattr(source, "data", data))
+
+    @param.depends("hovered", "status.version", watch=True)
+    def _move_hover(self):
+        for layout, label in self._hover_marks:
+            if self.hovered is None:
+                place = dict(visible=False)
+            else:
+                x, y = self.state.layouts[layout][self.hovered]
+                place = dict(x=float(x), y=float(y), visible=True)
+            push(label, lambda label=label, place=place: label.update(**place))
 
     # --- images ------------------------------------------------------------------------------
     def _images(self, name: str, pixels: np.ndarray, title: str, width: int) -> pn.pane.Bokeh:

@@ -22,8 +22,7 @@ from ..layouts import LAYOUT_TITLES
 from ..model import decode_at, reconstruct
 from ..sprites import VEIL
 from ..state import ReportState, field_at
-from ._elements import HOVER_PX, categories, color_key, image_figure
-from .decoder import MARKER_STYLE
+from ._elements import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, categories, color_key, image_figure
 from .explore import GRID_MAX
 from .training import architecture_diagram, loss_curve
 from .transition import abgr, add_transition
@@ -109,9 +108,6 @@ def _embeddings(state: ReportState, rasters: dict):
 
 
 GRID_ACROSS = 10  # images per row of the selection's grid
-# A ring around the hovered sample. Like the decoder's marker, a label on the overlay layer: each
-# move repaints that layer alone, not the plane's raster and points beneath (a glyph did).
-HOVER_MARKER_STYLE = dict(MARKER_STYLE, text="\u25ef", text_font_style="normal")
 
 
 def _veiled(color: str) -> str:
