@@ -18,6 +18,9 @@ DRAWN = """(name) => [...Bokeh.documents[0].all_models].some((m) => m.type == 'F
 # A checksum of the decoded image's pixels: it changes when a tap's image arrives.
 DECODED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'decoded-image')
   return Array.from(m.data_source.data.image[0]).reduce((a, v, i) => a + v * (i % 97 + 1), 0); }"""
+# The path strip's title once a tap has drawn the path to it.
+PATH = """() => { for (const m of Bokeh.documents[0].all_models)
+  if (m.type == 'Figure' && m.renderers.some((r) => r.name == 'decoder-path')) return m.title.text.startsWith('path ('); }"""
 SETTLED = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
 
 
@@ -52,6 +55,7 @@ def main():
             before = page.evaluate(DECODED)
             page.mouse.click(1300 * 0.3, 820 * 0.5)
             page.wait_for_function(f"() => ({DECODED})() !== {before}", timeout=30000)
+            page.wait_for_function(PATH, timeout=30000)
             shoot(page, None, "decoder-marker", HERE / "decoder.png")
             shoot(page, "Training", "sample-output", HERE / "training.png")
             b.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 PRELUDE = """
   const models = () => Bokeh.documents.flatMap((doc) => [...doc.all_models]);
-  const named = (name) => models().find((m) => (m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == name) ?? null;
+  const named = (name) => models().find((m) => ['GlyphRenderer', 'Label', 'Arrow'].includes(m.type) && m.name == name) ?? null;
   const figureOf = (r) => models().find((m) => m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) ?? null;
   const viewOf = (name) => Bokeh.index.find_one(figureOf(named(name)));
 """
@@ -23,11 +23,14 @@ def page_fn(body: str) -> str:
     return "(arg) => {" + PRELUDE + "  return (" + body + ")(arg);\n}"
 
 
-# A named renderer's data (a label's: its position, none while it is hidden).
+# A named renderer's data (a label's: its position, an arrow's: its two ends; none while hidden).
 READ = page_fn("""(name) => {
   const m = named(name);
   if (m === null) return null;
   if (m.type == 'Label') return m.visible ? {x: [m.x], y: [m.y]} : {x: [], y: []};
+  const value = (p) => (p !== null && typeof p == 'object' && 'value' in p) ? p.value : p;  // an arrow's ends are specs
+  if (m.type == 'Arrow') return m.visible ? {x: [m.x_start, m.x_end].map(value), y: [m.y_start, m.y_end].map(value)}
+                                          : {x: [], y: []};
   const d = m.data_source.data, out = {};
   for (const k of Object.keys(d)) {
     const v = d[k][0];
@@ -105,15 +108,6 @@ COUNT_REPAINTS = page_fn("""(name) => {
     l.prepare = () => { count[layer]++; return prepare(); };
   }
   (window.repaints = window.repaints || {})[name] = count; }""")
-
-# Moves the named label as a tap's browser-side callback does, and counts the repaints of each of
-# its plot's canvas layers over the next two frames: {primary, overlays}.
-LAYER_REPAINTS = page_fn("""(name) => new Promise((resolve) => {
-  const marker = named(name), fig = figureOf(marker);
-  (""" + COUNT_REPAINTS + """)(name);
-  marker.setv({x: fig.x_range.start + 0.37 * (fig.x_range.end - fig.x_range.start)});
-  requestAnimationFrame(() => requestAnimationFrame(() => resolve(window.repaints[name])));
-})""")
 
 # Resolves after the page has drawn twice more: what was changed before is on screen.
 TWO_FRAMES = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"

@@ -9,7 +9,8 @@ import pytest
 from aereport.model import decode_at
 from aereport.store import Run
 
-from .bokeh_page import DATA_AT, DRAWN, FRAME_SIZE, LAYER_REPAINTS, LOCATE, PLACE_LABEL, RANGES, READ, SCREEN_AT, TWO_FRAMES
+from .bokeh_page import (COUNT_REPAINTS, DATA_AT, DRAWN, FRAME_SIZE, LOCATE, PLACE_LABEL, RANGES, READ, SCREEN_AT,
+                         TWO_FRAMES)
 
 pytestmark = pytest.mark.browser
 
@@ -111,14 +112,27 @@ def test_every_plot_draws_on_a_canvas_not_webgl(served, page):
     assert page.errors == []
 
 
-def test_a_tap_repaints_the_marker_alone_not_the_plane_beneath(served, page):
-    # The plane's canvas has two layers: the Datashader raster, axes and path on one, the marker
-    # on the other; moving a glyph repainted both, 20-25 ms of each tap's wait in this browser.
+def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, page):
+    # The plane's canvas has two layers: the Datashader raster and axes on one, the marker and
+    # the path on the other; moving glyphs repainted both, 20-25 ms of each tap in this browser.
     url, _ = served
     open_report(page, url)
     open_tab(page, "Decoder", "decoder-marker")
     page.wait_for_timeout(500)  # let the tab's first paints settle
-    assert page.evaluate(LAYER_REPAINTS, "decoder-marker") == {"primary": 0, "overlays": 1}
+    page.evaluate(COUNT_REPAINTS, "decoder-marker")
+    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):  # the second tap draws the path from the first
+        old = page.evaluate(READ, "decoder-marker")
+        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+    now = page.evaluate(READ, "decoder-marker")
+    # The path runs from the first tap to the second, a dot where it starts.
+    ends = wait_for(page, lambda: (line := page.evaluate(READ, "decoder-path-line"))["x"]
+                    and line["x"][1] == pytest.approx(now["x"][0]) and line)
+    assert ends["x"][0] == pytest.approx(old["x"][0]) and ends["y"] == pytest.approx([old["y"][0], now["y"][0]])
+    assert page.evaluate(READ, "decoder-path-start") == {"x": ends["x"][:1], "y": ends["y"][:1]}
+    page.wait_for_timeout(500)  # every answer of the server in
+    page.evaluate(TWO_FRAMES)
+    count = page.evaluate("() => window.repaints['decoder-marker']")
+    assert count["primary"] == 0 and count["overlays"] >= 2, count
     assert page.errors == []
 
 

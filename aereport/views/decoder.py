@@ -5,7 +5,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, CustomJS, Label, TapTool
+from bokeh.models import Arrow, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
 from ._base import PlaneView, served
@@ -19,6 +19,11 @@ MOVE_MARKER = """
 const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
 if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) marker.setv({x: cb_obj.x, y: cb_obj.y});
 """
+PATH_STYLE = dict(line_dash="dashed", line_width=2, line_color="#444444", level="overlay")
+PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text_font_style="normal",
+                        text_color="#444444")  # a dot where the path strip starts
+
+
 def _inside(value: float, bounds) -> bool:
     lo, hi = bounds if None not in bounds else (-np.inf, np.inf)
     return min(lo, hi) <= value <= max(lo, hi)
@@ -47,7 +52,7 @@ class DecoderView(PlaneView):
         self._markers: list[Label] = []
         self._images: list = []  # (figure, source) of every rendered copy of the decoded image
         self._paths: list = []  # (figure, source) of every path strip
-        self._lines: list[ColumnDataSource] = []  # the path drawn on every rendered plane
+        self._lines: list[tuple[Arrow, Label]] = []  # the path drawn on every rendered plane: line, start
         self._start = None
         self._tapped = False  # within a served tap's callback: see _on_tap
         self._served = False
@@ -90,10 +95,13 @@ class DecoderView(PlaneView):
         marker = Label(x=self.x, y=self.y, name=MARKER, **MARKER_STYLE)
         self._markers.append(marker)
         if not self.drag:
-            line = ColumnDataSource({"x": [], "y": []})
-            self._lines.append(line)
-            fig.line("x", "y", source=line, line_dash="dashed", line_width=2, color="#444444", name="decoder-path-line")
-            fig.scatter("x", "y", source=line, marker="circle", size=7, color="#444444")
+            # Annotations on the overlay layer, as the marker: a tap repaints none of the plane.
+            line = Arrow(x_start=self.x, y_start=self.y, x_end=self.x, y_end=self.y, start=None, end=None,
+                         visible=False, name="decoder-path-line", **PATH_STYLE)
+            start = Label(x=self.x, y=self.y, visible=False, name="decoder-path-start", **PATH_START_STYLE)
+            self._lines.append((line, start))
+            fig.add_layout(line)
+            fig.add_layout(start)
         fig.add_layout(marker)
         if self._served:
             # The tap tool would select the raster's pixel under each tap: four more messages to
@@ -142,15 +150,17 @@ class DecoderView(PlaneView):
 
     def _show_path(self, start, end):
         data = image_source_data(self.path(start, end))
-        line = {"x": [start[0], end[0]], "y": [start[1], end[1]]}
         title = f"path ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g})"
         for fig, source in self._paths:
             def update(fig=fig, source=source):
                 source.data = data
                 fig.title.text = title
             push(source, update)
-        for source in self._lines:
-            push(source, lambda source=source: setattr(source, "data", line))
+        for arrow, dot in self._lines:
+            def move(arrow=arrow, dot=dot):
+                arrow.update(x_start=start[0], y_start=start[1], x_end=end[0], y_end=end[1], visible=True)
+                dot.update(x=start[0], y=start[1], visible=True)
+            push(arrow, move)
 
     def _image_pane(self) -> pn.pane.Bokeh:
         pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
