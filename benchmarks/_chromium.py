@@ -17,6 +17,14 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
+def open_page(browser, url: str, width: int = 1400, height: int = 950):
+    """A new page of ``browser`` at ``url``, returned once BokehJS holds its document."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url, timeout=120000)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
+    return page
+
+
 @contextlib.contextmanager
 def serving(run: str, port: int, log=subprocess.DEVNULL):
     """`aereport serve --run RUN` on ``port`` while the block runs; yields the server process,
@@ -64,3 +72,22 @@ FRAME = """() => {
   let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
   return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+
+
+# The frame of the plot holding the named renderer or annotation: [left, top, width, height].
+FRAME_OF = """(name) => {
+  const models = [...Bokeh.documents[0].all_models];
+  const fig = models.find((m) => m.type == 'Figure' && [...m.renderers, ...m.center].some((r) => r.name == name));
+  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
+  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+
+# Times every repaint (Bokeh's PlotView._actual_paint) of the plots holding any of the named
+# renderers or annotations, into window.__paints = {n, ms}.
+TIME_PAINTS = """(names) => {
+  window.__paints = {n: 0, ms: 0};
+  for (const fig of [...Bokeh.documents[0].all_models].filter((m) => m.type == 'Figure'
+       && [...m.renderers, ...m.center].some((r) => names.includes(r.name)))) {
+    const view = Bokeh.index.find_one(fig), paint = view._actual_paint.bind(view);
+    view._actual_paint = () => {
+      const t = performance.now(); paint(); window.__paints.n++; window.__paints.ms += performance.now() - t; };
+  } }"""

@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-# Times the repaints of every Explore pane; returns the screen box of the autoencoder's pane.
-PAINTS = """() => {
-  const models = [...Bokeh.documents[0].all_models], panes = [];
-  for (const fig of models.filter((m) => m.type == 'Figure'))
-    if (fig.renderers.some((r) => r.name && /^explore-[a-z]+$/.test(r.name))) panes.push(fig);
-  window.__paints = {n: 0, ms: 0};
-  for (const fig of panes) {
-    const view = Bokeh.index.find_one(fig), paint = view._actual_paint.bind(view);
-    view._actual_paint = () => { const t = performance.now(); paint(); window.__paints.n++; window.__paints.ms += performance.now() - t; };
-  }
-  const ae = panes.find((fig) => fig.renderers.some((r) => r.name == 'explore-ae'));
-  const view = Bokeh.index.find_one(ae), rect = view.el.getBoundingClientRect(), f = view.frame.bbox;
-  return [panes.length, rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+# The names of the Explore panes' rasters (one per layout shown).
+PANES = """() => [...Bokeh.documents[0].all_models].filter((m) => m.type == 'GlyphRenderer' && m.name
+  && /^explore-[a-z]+$/.test(m.name)).map((m) => m.name)"""
 CARD = """() => { for (const m of Bokeh.documents[0].all_models)
   if (m.type == 'Figure' && m.renderers.some((r) => r.name == 'hover-image')) return m.title.text; }"""
 
@@ -35,19 +25,19 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import launch, serving
+    from _chromium import FRAME_OF, TIME_PAINTS, launch, open_page, serving
 
     with serving(args.run, args.port):
         with sync_playwright() as pw:
             b = launch(pw)
-            page = b.new_page(viewport={"width": 1400, "height": 950})
-            page.goto(f"http://127.0.0.1:{args.port}/")
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
+            page = open_page(b, f"http://127.0.0.1:{args.port}/")
             page.get_by_text("Explore", exact=True).first.click()
             page.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
                 && m.renderers.some((r) => r.name == 'explore-ae') && Bokeh.index.find_one(m))""", timeout=120000)
             page.wait_for_timeout(3000)  # the tab's first paints
-            panes, x, y, w, h = page.evaluate(PAINTS)
+            panes = page.evaluate(PANES)
+            page.evaluate(TIME_PAINTS, panes)
+            x, y, w, h = page.evaluate(FRAME_OF, "explore-ae")
             hovers, last = 0, page.evaluate(CARD)
             for k in range(args.moves):
                 page.mouse.move(x + w * (0.3 + 0.4 * k / args.moves), y + h * (0.4 + 0.2 * (k % 5) / 5))
@@ -57,7 +47,7 @@ def main():
             page.wait_for_timeout(500)
             paints = page.evaluate("() => window.__paints")
             b.close()
-    print(f"{panes} panes; {hovers} hovers shown of {args.moves} moves; {paints['n']} pane repaints, "
+    print(f"{len(panes)} panes; {hovers} hovers shown of {args.moves} moves; {paints['n']} pane repaints, "
           f"{paints['ms']:.1f} ms in them ({paints['ms'] / max(hovers, 1):.2f} ms per hover)")
 
 

@@ -30,25 +30,17 @@ DECODES = """async (n) => {
   return t; }"""
 
 
-# Times every repaint of the plot holding the hover marker (a glyph or, from session 22, a label).
-PAINTS = """() => {
-  let marker = null, fig = null;
-  for (const m of Bokeh.documents[0].all_models) if (m.name == 'hover-marker') marker = m;
-  for (const m of Bokeh.documents[0].all_models)
-    if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(marker)) fig = m;
-  const view = Bokeh.index.find_one(fig), paint = view._actual_paint.bind(view), f = view.frame.bbox;
-  window.__paints = {n: 0, ms: 0};
-  view._actual_paint = () => { const t = performance.now(); paint(); window.__paints.n++; window.__paints.ms += performance.now() - t; };
-  const rect = view.el.getBoundingClientRect();
-  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
 MOVED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'hover-marker')
   return m.type == 'Label' ? [m.x, m.y] : [m.data_source.data.x[0], m.data_source.data.y[0]]; }"""
 
 
 def hover_cost(page, steps: int) -> dict:
     """The page's repaints of the Embeddings plane while the pointer crosses it in ``steps`` moves."""
+    from _chromium import FRAME_OF, TIME_PAINTS
+
     page.wait_for_timeout(1000)
-    x, y, w, h = page.evaluate(PAINTS)
+    page.evaluate(TIME_PAINTS, ["hover-marker"])
+    x, y, w, h = page.evaluate(FRAME_OF, "hover-marker")
     moves, last = 0, page.evaluate(MOVED)
     for k in range(steps):
         page.mouse.move(x + w * (0.2 + 0.6 * k / steps), y + h * (0.35 + 0.3 * (k % 7) / 7))

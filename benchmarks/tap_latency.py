@@ -27,18 +27,6 @@ HOOK = """() => {
 }"""
 
 
-# Times every repaint of the plot holding the decoder's marker.
-PAINTS = """() => {
-  let marker = null, fig = null;
-  for (const m of Bokeh.documents[0].all_models) if (m.name == 'decoder-marker') marker = m;
-  for (const m of Bokeh.documents[0].all_models)
-    if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(marker)) fig = m;
-  const view = Bokeh.index.find_one(fig), paint = view._actual_paint.bind(view);
-  window.__paints = {n: 0, ms: 0};
-  view._actual_paint = () => { const t = performance.now(); paint(); window.__paints.n++; window.__paints.ms += performance.now() - t; };
-}"""
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
@@ -47,15 +35,13 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import FRAME, launch, serving
+    from _chromium import FRAME, TIME_PAINTS, launch, open_page, serving
 
     with serving(args.run, args.port) as server:
         with sync_playwright() as pw:
             b = launch(pw)
-            page = b.new_page(viewport={"width": 1400, "height": 950})
             t = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{args.port}/")
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
+            page = open_page(b, f"http://127.0.0.1:{args.port}/")
             page.get_by_text("Decoder", exact=True).first.click()
             # The tab's view is made when it is first opened: wait for its image, then let it settle.
             page.wait_for_function("""() => [...Bokeh.documents[0].all_models].some(
@@ -63,7 +49,7 @@ def main():
             first_page = time.perf_counter() - t
             page.wait_for_timeout(1500)
             page.evaluate(HOOK)
-            page.evaluate(PAINTS)
+            page.evaluate(TIME_PAINTS, ["decoder-marker"])
             x0, y0, w, h = page.evaluate(FRAME)
             rng = np.random.default_rng(0)
             for _ in range(args.taps):

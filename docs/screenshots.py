@@ -41,14 +41,12 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import launch, serving
+    from _chromium import launch, open_page, serving
 
     with serving(args.run, args.port):
         with sync_playwright() as pw:
             b = launch(pw)
-            page = b.new_page(viewport={"width": 1300, "height": 820})
-            page.goto(f"http://127.0.0.1:{args.port}/", timeout=120000)
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120000)
+            page = open_page(b, f"http://127.0.0.1:{args.port}/", 1300, 820)
             shoot(page, None, "embedding-raster", HERE / "embeddings.png")
             page.get_by_text("Decoder", exact=True).first.click()
             page.wait_for_function(DRAWN, arg="decoder-marker", timeout=120000)
