@@ -14,6 +14,7 @@ from .bokeh_page import (COUNT_REPAINTS, DATA_AT, DRAWN, FRAME_SIZE, LOCATE, PLA
 
 pytestmark = pytest.mark.browser
 
+
 def power4(t: float) -> float:
     """GSAP's Power4.easeInOut, the seed's easing."""
     return 16 * t ** 5 if t < 0.5 else 1 - 16 * (1 - t) ** 5
