@@ -216,6 +216,26 @@ def test_explore_filter_selection_and_csv(report):
     ex.labels = list(ex.param.labels.objects)
 
 
+def test_explore_hover_rings_follow_their_sample_when_the_model_retrains(report):
+    r, root = report
+    root.select_one({"type": Tabs}).active = 3
+    ex = r.explore
+    rings = {m.name: m for m in root.select({"type": Label}) if m.name and m.name.endswith("-hover")}
+    assert set(rings) == {f"explore-{name}-hover" for name in r.state.layouts} and not any(
+        m.visible for m in rings.values())
+    i = 7
+    ex.hovered = i
+    for name, xy in r.state.layouts.items():
+        ring = rings[f"explore-{name}-hover"]
+        assert ring.visible and (ring.x, ring.y) == pytest.approx(tuple(xy[i]))
+    before = tuple(r.state.layouts["ae"][i])
+    r.state.train_async(1).result(timeout=300)
+    r.sync()
+    after = tuple(r.state.layouts["ae"][i])
+    assert after != pytest.approx(before)
+    assert (rings["explore-ae-hover"].x, rings["explore-ae-hover"].y) == pytest.approx(after)
+
+
 WARM_CHECK = """
 import sys
 from numba.core import dispatcher
