@@ -302,6 +302,12 @@ HOVER_PX = 12  # the pointer finds a sample within this many screen pixels
 MARKER_STYLE = dict(text="\u2715", text_align="center", text_baseline="middle", text_font_size="20px",
                     text_font_style="bold", text_color="black", level="overlay")
 HOVER_MARKER_STYLE = dict(MARKER_STYLE, text="\u25ef", text_font_style="normal")  # a ring
+# Bokeh reports taps on a plot's axes too, at positions off the plane: a tap callback (its ranges
+# passed as xr, yr) starts with this and takes only taps on the plane.
+ON_PLANE_JS = """
+const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
+const on_plane = inside(cb_obj.x, xr) && inside(cb_obj.y, yr);
+"""
 
 
 def _shading(key: dict[str, str]) -> tuple[ds.reductions.Reduction, dict]:

@@ -9,16 +9,12 @@ from bokeh.models import Arrow, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
 from ._base import PlaneView, served
-from ._elements import MARKER_STYLE, frame, image_figure, image_source_data, push
+from ._elements import MARKER_STYLE, ON_PLANE_JS, frame, image_figure, image_source_data, push
 
 MARKER = "decoder-marker"
 
 # The marker jumps in the browser the moment the plane is tapped; the server only sends the image.
-# Bokeh reports taps on the axes too (at positions off the visible plane): those are not taps.
-MOVE_MARKER = """
-const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
-if (inside(cb_obj.x, xr) && inside(cb_obj.y, yr)) marker.setv({x: cb_obj.x, y: cb_obj.y});
-"""
+MOVE_MARKER = ON_PLANE_JS + "if (on_plane) marker.setv({x: cb_obj.x, y: cb_obj.y});"
 PATH_STYLE = dict(line_dash="dashed", line_width=2, line_color="#444444", level="overlay")
 PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text_font_style="normal",
                         text_color="#444444")  # a dot where the path strip starts

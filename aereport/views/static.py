@@ -22,7 +22,7 @@ from ..layouts import LAYOUT_TITLES
 from ..model import decode_at, reconstruct
 from ..sprites import VEIL
 from ..state import ReportState, field_at
-from ._elements import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, categories, color_key, image_figure
+from ._elements import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, ON_PLANE_JS, categories, color_key, image_figure
 from .explore import GRID_MAX
 from .training import architecture_diagram, loss_curve
 from .transition import abgr, add_transition
@@ -134,11 +134,9 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
         pixels = np.asarray(state.ae.decoder.predict_on_batch(field_at(field, cx, cy)[None]))[0]
     image_fig, image_src = image_figure(pixels, "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
-    # Bokeh reports taps on the axes too, at positions off the plane: those decode nothing.
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label, xr=plane.x_range,
-                                                yr=plane.y_range), code="""
-        const inside = (v, r) => v >= Math.min(r.start, r.end) && v <= Math.max(r.start, r.end);
-        if (!inside(cb_obj.x, xr) || !inside(cb_obj.y, yr)) return;
+                                                yr=plane.y_range), code=ON_PLANE_JS + """
+        if (!on_plane) return;
         window.aereport.decode(cb_obj.x, cb_obj.y, image).then(() => {
           marker.setv({x: cb_obj.x, y: cb_obj.y});
           label.text = `decoded at (${cb_obj.x.toPrecision(4)}, ${cb_obj.y.toPrecision(4)})`;
