@@ -65,21 +65,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# The decoder plane's frame on the page: [left, top, width, height] in CSS pixels.
-FRAME = """() => {
-  const doc = Bokeh.documents[0];
-  let r = null; for (const m of doc.all_models) if ((m.type == 'GlyphRenderer' || m.type == 'Label') && m.name == 'decoder-marker') r = m;  // a Label since session 21
-  let fig = null; for (const m of doc.all_models) if (m.type == 'Figure' && [...m.renderers, ...m.center].includes(r)) fig = m;
-  const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
-  return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
-
-
 # The frame of the plot holding the named renderer or annotation: [left, top, width, height].
 FRAME_OF = """(name) => {
   const models = [...Bokeh.documents[0].all_models];
   const fig = models.find((m) => m.type == 'Figure' && [...m.renderers, ...m.center].some((r) => r.name == name));
   const v = Bokeh.index.find_one(fig), rect = v.el.getBoundingClientRect(), f = v.frame.bbox;
   return [rect.left + f.x0, rect.top + f.y0, f.width, f.height]; }"""
+
+# Whether the plot holding the named renderer or annotation is on the page (a tab's plots are made
+# when it is first opened).
+DRAWN = """(name) => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
+  && [...m.renderers, ...m.center].some((r) => r.name == name) && Bokeh.index.find_one(m))"""
 
 # Times every repaint (Bokeh's PlotView._actual_paint) of the plots holding any of the named
 # renderers or annotations, into window.__paints = {n, ms}.

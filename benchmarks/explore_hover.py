@@ -25,15 +25,14 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import FRAME_OF, TIME_PAINTS, launch, open_page, serving
+    from _chromium import DRAWN, FRAME_OF, TIME_PAINTS, launch, open_page, serving
 
     with serving(args.run, args.port):
         with sync_playwright() as pw:
             b = launch(pw)
             page = open_page(b, f"http://127.0.0.1:{args.port}/")
             page.get_by_text("Explore", exact=True).first.click()
-            page.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
-                && m.renderers.some((r) => r.name == 'explore-ae') && Bokeh.index.find_one(m))""", timeout=120000)
+            page.wait_for_function(DRAWN, arg="explore-ae", timeout=120000)
             page.wait_for_timeout(3000)  # the tab's first paints
             panes = page.evaluate(PANES)
             page.evaluate(TIME_PAINTS, panes)

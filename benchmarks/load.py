@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _chromium import ARGS, CHROMIUM, FRAME, cpu_seconds, rss_mb, serving
+from _chromium import ARGS, CHROMIUM, FRAME_OF, cpu_seconds, rss_mb, serving
 
 EXCEPTION_LINE = re.compile(r"[\w.]*(Error|Exception)\b")  # a traceback's last line
 
@@ -181,7 +181,7 @@ def zoom(doc, fig, x0: float, x1: float) -> None:
 
 async def _tapper(page, until: float) -> None:
     await page.evaluate(HOOK)
-    x0, y0, w, h = await page.evaluate(FRAME)
+    x0, y0, w, h = await page.evaluate(FRAME_OF, "decoder-marker")
     rng = np.random.default_rng(0)
     while time.time() < until:
         fx, fy = rng.uniform(0.05, 0.95, 2)

@@ -35,7 +35,7 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from _chromium import FRAME, TIME_PAINTS, launch, open_page, serving
+    from _chromium import FRAME_OF, TIME_PAINTS, launch, open_page, serving
 
     with serving(args.run, args.port) as server:
         with sync_playwright() as pw:
@@ -50,7 +50,7 @@ def main():
             page.wait_for_timeout(1500)
             page.evaluate(HOOK)
             page.evaluate(TIME_PAINTS, ["decoder-marker"])
-            x0, y0, w, h = page.evaluate(FRAME)
+            x0, y0, w, h = page.evaluate(FRAME_OF, "decoder-marker")
             rng = np.random.default_rng(0)
             for _ in range(args.taps):
                 fx, fy = rng.uniform(0.05, 0.95, 2)

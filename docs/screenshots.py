@@ -10,11 +10,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
+from _chromium import DRAWN, launch, open_page, serving  # noqa: E402  (the benchmarks' Chromium and server)
 
-# Whether the plot holding the named renderer is on the page (a tab's plots are made when it is
-# first opened).
-DRAWN = """(name) => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
-  && [...m.renderers, ...m.center].some((r) => r.name == name) && Bokeh.index.find_one(m))"""
 # A checksum of the decoded image's pixels: it changes when a tap's image arrives.
 DECODED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'decoded-image')
   return Array.from(m.data_source.data.image[0]).reduce((a, v, i) => a + v * (i % 97 + 1), 0); }"""
@@ -40,8 +37,6 @@ def main():
     p.add_argument("--port", type=int, default=5091)
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
-
-    from _chromium import launch, open_page, serving
 
     with serving(args.run, args.port):
         with sync_playwright() as pw:
