@@ -96,7 +96,7 @@ MID_FLIGHT = page_fn("""(name) => new Promise((resolve) => {
 
 # Whether the transition's canvas is on screen.
 TRANSITION_SHOWN = page_fn("""(name) => {
-  const c = named(name).tags[0]._aereport && named(name).tags[0]._aereport.canvas;
+  const c = named(name).tags[0]._aereport?.canvas;
   return !!c && c.isConnected && c.style.display == 'block'; }""")
 
 # Counts, from now on, the repaints of each canvas layer of the plot holding the named label:

@@ -114,10 +114,11 @@ def assert_no_traceback(log: Path, expected: tuple[str, ...] = ()) -> None:
     any exception whose line matches one of the ``expected`` patterns."""
     text = log.read_text(errors="replace")
     allowed = re.compile("|".join(("StreamClosedError|WebSocketClosedError", *expected)))
+    # The exception's own line is the first after the header that is not indented: frames and
+    # their source lines are, however deep the stack.
+    unindented = re.compile(r"^\S.*$", re.M)
     for header in re.finditer(r"Traceback \(most recent call last\):\n", text):
-        # The exception's own line is the first after the header that is not indented: frames
-        # and their source lines are, however deep the stack.
-        line = re.compile(r"^\S.*$", re.M).search(text, header.end())
+        line = unindented.search(text, header.end())
         if not (line and allowed.search(line.group(0))):
             end = line.end() if line else len(text)
             raise AssertionError(f"the server logged an exception ({log}):\n{text[max(0, header.start() - 500):end]}")

@@ -115,7 +115,7 @@ def test_every_plot_draws_on_a_canvas_not_webgl(served, page):
 
 def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, page):
     # The plane's canvas has two layers: the Datashader raster and axes on one, the marker and
-    # the path on the other; moving glyphs repainted both, 20-25 ms of each tap in this browser.
+    # the path on the other; as glyphs they repainted both at every tap (BENCHMARKS.md, "Session 22").
     url, _ = served
     open_report(page, url)
     open_tab(page, "Decoder", "decoder-marker")

@@ -324,6 +324,7 @@ def test_offline_label_filter_and_hover(exported, browser, trained_run):
         assert "missed" not in frame, frame
         assert set(frame["cols"]["c"]) == {3, 8} and len(frame["cols"]["c"]) == np.isin(codes, [3, 8]).sum()
         wait_for(page, lambda: page.evaluate("() => window.aereportTransitions['layout-transition'].done"))
+        assert page.evaluate(READ, "hover-marker") == {"x": [], "y": []}  # its sample is elsewhere now
         umap = page.evaluate(EXPLORER)
         assert umap["shown"] == list(LAYOUT_TITLES).index("umap") and umap["canvas"]
         x0, x1, y0, y1 = umap["ranges"]
