@@ -7,6 +7,7 @@ from bokeh.document import Document
 from bokeh.models import GlyphRenderer, Label, Plot, Tabs
 
 from aereport.model import decode_at
+from aereport.sprites import grid
 from aereport.report import Report, load_state
 from aereport.views.training import architecture_diagram
 
@@ -79,6 +80,34 @@ def test_decoder_shows_exactly_the_decoded_image(report):
     np.testing.assert_allclose(shown, decode_at(r.state.ae.decoder, x, y), atol=1e-6)
     marker = renderer(root, "decoder-marker")
     assert (marker.x, marker.y) == (x, y)
+
+
+def test_a_path_never_runs_from_one_layout_into_another(report):
+    from bokeh.models import Arrow
+
+    from aereport.views.decoder import PATH_PROMPT
+
+    r, root = report
+    d = r.decoder
+    renderer(root, "decoder-marker")  # the Decoder tab open
+    line = next(m for m in root.select({"type": Arrow}) if m.name == "decoder-path-line")
+    strip = next(f for f in root.select({"type": Plot}) if renderer(root, "decoder-path") in f.renderers)
+    ae = r.state.layouts["ae"]
+    for i in (0, 1):
+        d.param.update(x=float(ae[i, 0]), y=float(ae[i, 1]))
+    assert line.visible and (line.x_start, line.x_end) == pytest.approx((ae[0, 0], ae[1, 0]))
+    try:
+        d.layout = "umap"  # the position moves to UMAP's middle: no path from the latent plane's
+        centre = (d.x, d.y)
+        assert not line.visible and strip.title.text == PATH_PROMPT
+        umap = r.state.layouts["umap"]
+        d.param.update(x=float(umap[5, 0]), y=float(umap[5, 1]))  # the next tap walks from the middle
+        assert line.visible and (line.x_start, line.y_start) == pytest.approx(centre)
+        shown = np.flipud(np.asarray(renderer(root, "decoder-path").data_source.data["image"][0]))
+        expected = grid(r.state.decode_path("umap", centre, (d.x, d.y), d.path_steps), columns=d.path_steps)
+        np.testing.assert_allclose(shown, expected, atol=1e-6)
+    finally:
+        d.layout = "ae"
 
 
 def test_sample_button_shows_input_and_reconstruction(report):

@@ -15,6 +15,7 @@ MARKER = "decoder-marker"
 
 # The marker jumps in the browser the moment the plane is tapped; the server only sends the image.
 MOVE_MARKER = ON_PLANE_JS + "if (on_plane) marker.setv({x: cb_obj.x, y: cb_obj.y});"
+PATH_PROMPT = "path: tap again to walk from here"
 PATH_STYLE = dict(line_dash="dashed", line_width=2, line_color="#444444", level="overlay")
 PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text_font_style="normal",
                         text_color="#444444")  # a dot where the path strip starts
@@ -66,7 +67,12 @@ class DecoderView(PlaneView):
     @param.depends("layout", watch=True)
     def _new_layout(self):
         super()._new_layout()
+        # A path lies within one layout: none runs from the last layout's position to this one's.
+        self._start = None
         self._centre()
+        self._start = (self.x, self.y)
+        if self._paths and not self.drag:
+            self._show_path(self._start, self._start, drawn=False)
 
     @param.depends("x", "y", watch=True)
     def _move_markers(self):
@@ -132,10 +138,6 @@ class DecoderView(PlaneView):
         if start is not None and self._paths and not self.drag:
             self._show_path(start, (self.x, self.y))
 
-    @param.depends("layout", watch=True)
-    def _new_path_layout(self):
-        self._start = (self.x, self.y)
-
     def path(self, start, end) -> np.ndarray:
         """The path strip: ``path_steps`` images decoded from ``start`` to ``end`` (ends included),
         side by side in one image."""
@@ -144,9 +146,11 @@ class DecoderView(PlaneView):
         images = self.state.decode_path(self.layout, start, end, self.path_steps)
         return grid(images, columns=self.path_steps)
 
-    def _show_path(self, start, end):
+    def _show_path(self, start, end, drawn: bool = True):
+        """The strip of the path from ``start`` to ``end`` and its line on the planes (hidden when
+        not ``drawn``: the strip then waits for the next tap)."""
         data = image_source_data(self.path(start, end))
-        title = f"path ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g})"
+        title = f"path ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g})" if drawn else PATH_PROMPT
         for fig, source in self._paths:
             def update(fig=fig, source=source):
                 source.data = data
@@ -154,8 +158,8 @@ class DecoderView(PlaneView):
             push(source, update)
         for arrow, dot in self._lines:
             def move(arrow=arrow, dot=dot):
-                arrow.update(x_start=start[0], y_start=start[1], x_end=end[0], y_end=end[1], visible=True)
-                dot.update(x=start[0], y=start[1], visible=True)
+                arrow.update(x_start=start[0], y_start=start[1], x_end=end[0], y_end=end[1], visible=drawn)
+                dot.update(x=start[0], y=start[1], visible=drawn)
             push(arrow, move)
 
     def _image_pane(self) -> pn.pane.Bokeh:
@@ -169,7 +173,7 @@ class DecoderView(PlaneView):
         if self.drag:
             return []
         fig, source = image_figure(self.path(self._start, (self.x, self.y)), "decoder-path",
-                                   "path: tap again to walk from here", width=self.image_width)
+                                   PATH_PROMPT, width=self.image_width)
         self._paths.append((fig, source))
         return [pn.pane.Bokeh(fig), pn.pane.Markdown(
             f"The strip decodes {self.path_steps} evenly spaced positions on the line from the previous "
