@@ -10,7 +10,7 @@ from aereport.model import decode_at
 from aereport.store import Run
 
 from .bokeh_page import (COUNT_REPAINTS, DATA_AT, DRAWN, FRAME_SIZE, LOCATE, PLACE_LABEL, RANGES, READ, SCREEN_AT,
-                         TWO_FRAMES)
+                         TITLE, TWO_FRAMES)
 
 pytestmark = pytest.mark.browser
 
@@ -134,6 +134,23 @@ def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, pa
     page.evaluate(TWO_FRAMES)
     count = page.evaluate("() => window.repaints['decoder-marker']")
     assert count["primary"] == 0 and count["overlays"] >= 2, count
+    assert page.errors == []
+
+
+def test_switching_layout_clears_the_path_of_the_last_one(served, page):
+    from aereport.views.decoder import PATH_PROMPT
+
+    url, _ = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):
+        old = page.evaluate(READ, "decoder-marker")
+        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+    wait_for(page, lambda: page.evaluate(READ, "decoder-path-line")["x"])
+    page.get_by_role("button", name="UMAP").last.click()  # the Decoder tab's own buttons
+    wait_for(page, lambda: page.evaluate(READ, "decoder-path-line") == {"x": [], "y": []}
+             and page.evaluate(READ, "decoder-path-start") == {"x": [], "y": []})
+    wait_for(page, lambda: page.evaluate(TITLE, "decoder-path") == PATH_PROMPT)
     assert page.errors == []
 
 
