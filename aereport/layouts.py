@@ -9,10 +9,12 @@ validates and computes, and the result is kept as ``embedding_`` (n, 2). Views k
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable
@@ -233,6 +235,38 @@ class UMAPLayout:
         return f"umap:n={n}:k={self.n_neighbors}:d={self.min_dist}:pca={self.pca}:seed={self.random_state}"
 
 
+class _NumpyWithScipyFFT(types.ModuleType):
+    """NumPy, but for its ``fft`` module SciPy's transforms on ``workers`` threads."""
+
+    def __init__(self, workers: int):
+        import scipy.fft
+
+        super().__init__("numpy")
+        self.fft = types.SimpleNamespace(**{name: functools.partial(getattr(scipy.fft, name), workers=workers)
+                                            for name in ("fft", "ifft", "rfft2", "irfft2")})
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def opentsne_fft_by_scipy(workers: int) -> None:
+    """Have openTSNE's FFT gradients transform with ``scipy.fft`` on ``workers`` threads.
+
+    openTSNE's wheels multiply by the kernel through ``numpy.fft`` (its ``matrix_mul`` module
+    looks up ``np.fft.rfft2`` at each call), on one thread. Its grid grows with the embedding,
+    to ~1200 × 1200 at 70k points, where nine transforms are half of each late iteration; SciPy's
+    pocketfft does the same transforms in about half the time on one thread, and splits them over
+    several. t-SNE of full MNIST alone: 67 → 54 s, the same quality (BENCHMARKS.md "Session 23").
+    The result does not depend on ``workers``, but differs from NumPy's in the last bits, which
+    t-SNE's iterations amplify: the same layout up to such differences, not the same array.
+
+    >>> opentsne_fft_by_scipy(2)
+    """
+    from openTSNE._matrix_mul import matrix_mul
+
+    matrix_mul.np = _NumpyWithScipyFFT(workers)
+
+
 class TSNELayout:
     """t-SNE by openTSNE (FFT-accelerated gradients) over the first ``pca`` principal components.
 
@@ -257,6 +291,7 @@ class TSNELayout:
         perplexity = min(self.perplexity, (len(X) - 1) / 3)
         k = min(len(X) - 1, int(3 * perplexity))  # openTSNE's own choice
         jobs = os.cpu_count() or 1
+        opentsne_fft_by_scipy(jobs)
         affinities = None
         if idx is not None and k < idx.shape[1]:
             affinities = affinity.PerplexityBasedNN(perplexity=perplexity, n_jobs=jobs,

@@ -7,6 +7,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from aereport import AEReportError
+from aereport import layouts
 from aereport.layouts import LatentLayout, PCALayout, TSNELayout, UMAPLayout, compute_layouts, make_layout
 from aereport.model import build_autoencoder
 
@@ -44,6 +45,30 @@ def test_cache_is_reused_and_model_change_invalidates_ae(mnist_small):
     compute_layouts(images, ["pca", "ae"], encoder=ae.encoder, model_version="v2", cache=first,
                     on_start=started.append)
     assert started == ["ae"]
+
+
+def test_tsne_gradients_transform_with_scipy_fft(mnist_small, monkeypatch):
+    """openTSNE's FFT gradients (from 10,000 points; Barnes-Hut below) run on SciPy's transforms
+    (BENCHMARKS.md "Session 23"): the same gradients as NumPy's up to rounding, whatever the threads."""
+    import scipy.fft
+    from openTSNE import TSNE
+    from openTSNE._matrix_mul import matrix_mul
+
+    TSNELayout(perplexity=5).fit_transform(mnist_small.images[:60])
+    assert isinstance(matrix_mul.np, layouts._NumpyWithScipyFFT)
+    X = mnist_small.images[:500].reshape(500, -1)
+
+    def tsne(numpy_module):
+        monkeypatch.setattr(matrix_mul, "np", numpy_module)
+        fit = TSNE(negative_gradient_method="fft", early_exaggeration_iter=10, n_iter=10, random_state=0)
+        return np.asarray(fit.fit(X))
+
+    workers = []
+    real = scipy.fft.rfft2
+    monkeypatch.setattr(scipy.fft, "rfft2", lambda *a, **k: workers.append(k["workers"]) or real(*a, **k))
+    one, two = tsne(layouts._NumpyWithScipyFFT(1)), tsne(layouts._NumpyWithScipyFFT(2))
+    assert set(workers) == {1, 2} and np.array_equal(one, two)
+    assert np.allclose(one, tsne(np), rtol=1e-6, atol=1e-6 * np.abs(one).max())
 
 
 def test_layout_errors():
