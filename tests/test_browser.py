@@ -137,6 +137,27 @@ def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, pa
     assert page.errors == []
 
 
+def assert_drawn_in_shape(page, name):
+    """The named image fills a frame of its own shape, to the pixel."""
+    (width, height), (rows, cols) = page.evaluate(FRAME_SIZE, name), page.evaluate(READ, name)["shape"][:2]
+    assert abs(width * rows / cols - height) <= 1, (name, width, height, rows, cols)
+
+
+def test_decoded_images_keep_their_shape(served, page):
+    # A figure's height includes its title: a titled image was squashed, the path strip's seven
+    # 28×28 digits to a quarter of their height.
+    url, _ = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):
+        old = page.evaluate(READ, "decoder-marker")
+        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+    wait_for(page, lambda: page.evaluate(TITLE, "decoder-path").startswith("path ("))
+    for name in ("decoded-image", "decoder-path"):
+        assert_drawn_in_shape(page, name)
+    assert page.errors == []
+
+
 def test_switching_layout_clears_the_path_of_the_last_one(served, page):
     from aereport.views.decoder import PATH_PROMPT
 

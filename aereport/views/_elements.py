@@ -477,8 +477,10 @@ def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 26
     from bokeh.plotting import figure
 
     h, w = size or pixels.shape[:2]
-    fig = figure(width=width, height=round(width * h / w), title=title, toolbar_location=None,
-                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
+    # The frame, not the figure, gets the image's shape: a figure's height includes its title,
+    # which squashed a titled image (the 7-image path strip to a quarter of its height).
+    fig = figure(frame_width=width, frame_height=round(width * h / w), title=title, toolbar_location=None,
+                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="", min_border=0)
     fig.axis.visible = False
     fig.grid.visible = False
     source = ColumnDataSource(image_source_data(pixels))
