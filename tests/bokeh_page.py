@@ -59,6 +59,13 @@ FRAME_SIZE = page_fn("""(name) => {
   const f = viewOf(name).frame.bbox;
   return [f.width, f.height]; }""")
 
+# The title of the plot holding the named renderer: [its text's width in its own font, the
+# room the plot gives it] (a longer title is cut off at the plot's edge).
+TITLE_ROOM = page_fn("""(name) => {
+  const fig = figureOf(named(name)), t = fig.title, ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${t.text_font_style} ${t.text_font_size} ${t.text_font}`;
+  return [ctx.measureText(t.text).width, viewOf(name).bbox.width - t.offset]; }""")
+
 # The axes of the plot holding the named renderer: [x0, x1, y0, y1].
 RANGES = page_fn("""(name) => {
   const fig = figureOf(named(name));

@@ -10,7 +10,7 @@ from aereport.model import decode_at
 from aereport.store import Run
 
 from .bokeh_page import (COUNT_REPAINTS, DATA_AT, DRAWN, FRAME_SIZE, LOCATE, PLACE_LABEL, RANGES, READ, SCREEN_AT,
-                         TITLE, TWO_FRAMES)
+                         TITLE, TITLE_ROOM, TWO_FRAMES)
 
 pytestmark = pytest.mark.browser
 
@@ -137,15 +137,17 @@ def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, pa
     assert page.errors == []
 
 
-def assert_drawn_in_shape(page, name):
-    """The named image fills a frame of its own shape, to the pixel."""
+def assert_shown_whole(page, name):
+    """The named image fills a frame of its own shape, to the pixel, under a caption that fits."""
     (width, height), (rows, cols) = page.evaluate(FRAME_SIZE, name), page.evaluate(READ, name)["shape"][:2]
     assert abs(width * rows / cols - height) <= 1, (name, width, height, rows, cols)
+    text, room = page.evaluate(TITLE_ROOM, name)
+    assert text <= room, (name, page.evaluate(TITLE, name), text, room)
 
 
 def test_decoded_images_keep_their_shape(served, page):
     # A figure's height includes its title: a titled image was squashed, the path strip's seven
-    # 28×28 digits to a quarter of their height.
+    # 28×28 digits to a quarter of their height. Bokeh cuts off a title longer than its figure.
     url, _ = served
     open_report(page, url)
     open_tab(page, "Decoder", "decoder-marker")
@@ -154,7 +156,7 @@ def test_decoded_images_keep_their_shape(served, page):
         tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
     wait_for(page, lambda: page.evaluate(TITLE, "decoder-path").startswith("path ("))
     for name in ("decoded-image", "decoder-path"):
-        assert_drawn_in_shape(page, name)
+        assert_shown_whole(page, name)
     assert page.errors == []
 
 

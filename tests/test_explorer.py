@@ -19,9 +19,9 @@ from aereport.report import load_state
 from aereport.views._elements import categories, color_key
 
 from .conftest import MNIST_DIR, aereport, assert_no_traceback, free_port, wait_for_port
-from .bokeh_page import (COUNT_REPAINTS, DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE, TRANSITION_SHOWN,
-                         TWO_FRAMES)
-from .test_browser import assert_drawn_as_holoviews, power4, splat, tap, wait_for, zoom_in
+from .bokeh_page import (COUNT_REPAINTS, DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE,
+                         TRANSITION_SHOWN, TWO_FRAMES)
+from .test_browser import assert_drawn_as_holoviews, assert_shown_whole, power4, splat, tap, wait_for, zoom_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -246,6 +246,8 @@ def test_hover_shows_the_nearest_sample_and_a_tap_its_neighbours(full, page):
     for slot, k in enumerate([j, *expected]):
         assert np.abs(strip[:, slot * 29: slot * 29 + 28] - mnist.images[k]).max() < 1e-6
     assert " of 8 are pixel-space neighbours too" in page.evaluate(TITLE, "neighbours-pca")
+    for name in ("neighbours-pixels", "neighbours-ae", "neighbours-pca", "selection-grid", "hover-image"):
+        assert_shown_whole(page, name)
     marks = page.evaluate(READ, "explore-pca-picked")
     assert np.allclose(np.column_stack([marks["x"], marks["y"]]), layouts["pca"]["xy"][[j, *expected]], atol=1e-4)
     assert page.errors == []

@@ -14,7 +14,7 @@ from aereport.views._elements import color_key
 
 from .conftest import aereport
 from .bokeh_page import COUNT_REPAINTS, FRAME_SIZE, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, TWO_FRAMES
-from .test_browser import assert_drawn_in_shape, power4, splat, tap, wait_for
+from .test_browser import assert_shown_whole, power4, splat, tap, wait_for
 
 pytestmark = pytest.mark.browser
 EVIL = "<img src=x onerror=alert(1)>"
@@ -97,11 +97,11 @@ def test_offline_tap_decodes_like_keras_and_buttons_switch(exported, browser, tr
             data = page.evaluate(READ, "decoded-image")
             shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
             np.testing.assert_allclose(shown, decode_at(decoder, marker["x"][0], marker["y"][0]), atol=1e-5)
-        assert_drawn_in_shape(page, "decoded-image")
+        assert_shown_whole(page, "decoded-image")
         page.get_by_text("Training", exact=True).first.click()
         for name in ("sample-inputs", "sample-outputs"):  # titled strips of images, squashed once
             wait_for(page, lambda: page.evaluate(FRAME_SIZE, name))
-            assert_drawn_in_shape(page, name)
+            assert_shown_whole(page, name)
         assert blocked == [] and errors == []
     finally:
         context.close()
@@ -201,6 +201,7 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
     field = report.state.latent_field("ae")
     context, page, blocked, errors, _ = open_offline(browser, out)
     try:
+        assert_shown_whole(page, "hover-image")  # its caption says where the image is decoded
         page.get_by_text("Decoder", exact=True).first.click()
         page.wait_for_timeout(500)
         old = page.evaluate(READ, "decoder-marker")
@@ -318,7 +319,7 @@ def test_offline_label_filter_and_hover(exported, browser, trained_run):
         image = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
         decoder = run.load_autoencoder().decoder
         np.testing.assert_allclose(image, decode_at(decoder, *xy[target]), atol=1e-5)
-        assert_drawn_in_shape(page, "hover-image")
+        assert_shown_whole(page, "hover-image")
         # Far from every shown point, the hover stays where it was.
         page.mouse.move(x + 2, y + 2)
         page.wait_for_timeout(300)
@@ -410,6 +411,7 @@ def test_offline_box_selection_follows_the_samples_to_every_layout(exported, bro
         picked = np.flatnonzero(inside)
         take = min(n, 100)
         assert sel["grid"] == picked[np.round(np.arange(take) * (n - 1) / max(take - 1, 1)).astype(int)].tolist()
+        assert_shown_whole(page, "selection-grid")
         data = page.evaluate(READ, "selection-grid")
         grid = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
         decoder = run.load_autoencoder().decoder

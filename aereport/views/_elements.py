@@ -480,7 +480,10 @@ def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 26
     # The frame, not the figure, gets the image's shape: a figure's height includes its title,
     # which squashed a titled image (the 7-image path strip to a quarter of its height).
     fig = figure(frame_width=width, frame_height=round(width * h / w), title=title, toolbar_location=None,
-                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="", min_border=0)
+                 x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
+    # A caption, not a heading: Bokeh cuts a title off at the figure's edge, and the longest
+    # ("Autoencoder latent: 0 of 8 are pixel-space neighbours too") needs ~440 px in its default bold 13 px.
+    fig.title.update(text_font_size="12px", text_font_style="normal")
     fig.axis.visible = False
     fig.grid.visible = False
     source = ColumnDataSource(image_source_data(pixels))
