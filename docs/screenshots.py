@@ -10,7 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from _chromium import DRAWN, launch, open_page, serving  # noqa: E402  (the benchmarks' Chromium and server)
+from _chromium import AT_FRAME_SIZE, DRAWN, launch, open_page, serving  # noqa: E402  (the benchmarks' Chromium and server)
 
 # A checksum of the decoded image's pixels: it changes when a tap's image arrives.
 DECODED = """() => { for (const m of Bokeh.documents[0].all_models) if (m.name == 'decoded-image')
@@ -21,12 +21,15 @@ PATH = """() => { for (const m of Bokeh.documents[0].all_models)
 SETTLED = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
 
 
-def shoot(page, tab: str | None, renderer: str, path: Path) -> None:
-    """Open ``tab`` (None: the first), wait until its plot holding ``renderer`` is drawn, and
-    take the screenshot."""
+def shoot(page, tab: str | None, renderer: str, path: Path, raster: str | None = None) -> None:
+    """Open ``tab`` (None: the first), wait until its plot holding ``renderer`` is drawn (and the
+    plane's ``raster`` at the plot's own size, not its first 400 × 400 render), and take the
+    screenshot."""
     if tab:
         page.get_by_text(tab, exact=True).first.click()
     page.wait_for_function(DRAWN, arg=renderer, timeout=120000)
+    if raster:
+        page.wait_for_function(AT_FRAME_SIZE, arg=raster, timeout=30000)
     page.evaluate(SETTLED)
     page.screenshot(path=path)
 
@@ -42,14 +45,14 @@ def main():
         with sync_playwright() as pw:
             b = launch(pw)
             page = open_page(b, f"http://127.0.0.1:{args.port}/", 1300, 820)
-            shoot(page, None, "embedding-raster", HERE / "embeddings.png")
+            shoot(page, None, "embedding-raster", HERE / "embeddings.png", raster="embedding-raster")
             page.get_by_text("Decoder", exact=True).first.click()
             page.wait_for_function(DRAWN, arg="decoder-marker", timeout=120000)
             before = page.evaluate(DECODED)
             page.mouse.click(1300 * 0.3, 820 * 0.5)
             page.wait_for_function(f"() => ({DECODED})() !== {before}", timeout=30000)
             page.wait_for_function(PATH, timeout=30000)
-            shoot(page, None, "decoder-marker", HERE / "decoder.png")
+            shoot(page, None, "decoder-marker", HERE / "decoder.png", raster="decoder-raster")
             shoot(page, "Training", "sample-output", HERE / "training.png")
             b.close()
 
