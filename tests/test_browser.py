@@ -160,6 +160,25 @@ def test_decoded_images_keep_their_shape(served, page):
     assert page.errors == []
 
 
+def test_a_page_gets_its_planes_at_their_size_at_once(served, page):
+    # A plane's first render is made before the page reports its plots' sizes: it was always
+    # Datashader's 400×400, stretched over the plot and drawn again once the size came in. Now
+    # it is at the size the same plane last reported, which for a window like the last visitor's
+    # is its own: one render, sharp from the start.
+    first_shape = """(name) => { for (const m of (window.Bokeh ? Bokeh.documents : []).flatMap((d) => [...d.all_models]))
+      if (m.type == 'GlyphRenderer' && m.name == name && m.data_source.data.image) return m.data_source.data.image[0].shape; }"""
+    url, _ = served
+    open_report(page, url)  # this window's sizes reported
+    wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["shape"] == page.evaluate(FRAME_SIZE, "embedding-raster")[::-1])
+    second = page.context.new_page()
+    second.goto(url)
+    shape = second.wait_for_function(first_shape, arg="embedding-raster", polling="raf", timeout=60000).json_value()
+    width, height = second.evaluate(FRAME_SIZE, "embedding-raster")
+    assert shape == [height, width]
+    second.close()
+    assert page.errors == []
+
+
 def test_switching_layout_clears_the_path_of_the_last_one(served, page):
     from aereport.views.decoder import PATH_PROMPT
 

@@ -191,7 +191,7 @@ class PlaneView(StateView):
         thumbnails when few enough are in view (``{name}-thumbnails``) and, while the layout
         changes, its points flying (``{name}-transition``); ``points(layout, version)`` makes the
         element, ``hooks`` are the plot's own."""
-        self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize()
+        self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize(name)
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
         key = color_key(self.state.dataset)
         shown = hv.DynamicMap(points, streams=streams)

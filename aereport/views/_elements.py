@@ -61,17 +61,33 @@ class SteadyPlotSize(hv.streams.PlotSize):
     responsive plot (hidden tabs too) then reports a new size and Datashader re-aggregated
     the whole dataset for it — seconds of the server's one event loop per Train click. Within
     the tolerance the stream keeps its last size, so HoloViews serves the memoized render.
+
+    ``plot`` names the kind of plot (its raster's renderer): the stream starts at the size
+    that kind last reported in this process. Before a page reports its plots' sizes they were
+    drawn at Datashader's default 400 × 400, stretched, and drawn again a moment later; a
+    visitor whose window is as the last one's now gets the plane at its size at once, often
+    from the render cache, and no second render.
+
+    >>> size = SteadyPlotSize("decoder-raster")
     """
 
     tolerance = 0.1
+    _reported: dict[str, dict] = {}
+
+    def __init__(self, plot: str | None = None, **params):
+        last = self._reported.get(plot) if plot else None
+        super().__init__(**{**(last or {}), **params})
+        self._plot, self._last = plot, last
 
     def transform(self):
         size = super().transform()
-        last = getattr(self, "_last", None)
+        last = self._last
         if last and all(size[k] and last[k] and abs(size[k] - last[k]) <= self.tolerance * last[k]
                         for k in ("width", "height")):
             return last
         self._last = size
+        if self._plot and size["width"] and size["height"]:
+            SteadyPlotSize._reported[self._plot] = size
         return size
 
 
