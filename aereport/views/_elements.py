@@ -75,9 +75,10 @@ class SteadyPlotSize(hv.streams.PlotSize):
     _reported: dict[str, dict] = {}
 
     def __init__(self, plot: str | None = None, **params):
-        last = self._reported.get(plot) if plot else None
-        super().__init__(**{**(last or {}), **params})
-        self._plot, self._last = plot, last
+        super().__init__(**{**self._reported.get(plot, {}), **params})
+        # The page's first report is taken as it is: the tolerance is for its later reflows, not
+        # for another window's size (an equal one renders nothing new: HoloViews memoizes it).
+        self._plot, self._last = plot, None
 
     def transform(self):
         size = super().transform()

@@ -131,7 +131,8 @@ class ExploreView(StateView):
                       visible=self.visible, selected=self.selection)
 
     def _pane(self, layout: str) -> hv.DynamicMap:
-        ranges, size = self._ranges[layout], self._sizes[layout] = hv.streams.RangeXY(), SteadyPlotSize(f"explore-{layout}")
+        ranges, size = hv.streams.RangeXY(), SteadyPlotSize(f"explore-{layout}")
+        self._ranges[layout], self._sizes[layout] = ranges, size
         follows = ["labels"] + (["plane_version"] if layout == "ae" else [])
         points = hv.DynamicMap(lambda labels, plane_version="": self._points(layout, labels, plane_version),
                                streams=[hv.streams.Params(self, follows)])
