@@ -77,13 +77,15 @@ FRAME_OF = """(name) => {
 DRAWN = """(name) => [...Bokeh.documents[0].all_models].some((m) => m.type == 'Figure'
   && [...m.renderers, ...m.center].some((r) => r.name == name) && Bokeh.index.find_one(m))"""
 
-# Whether the named raster's image has its plot frame's size in pixels: the first render of a
-# plane is Datashader's default 400 × 400, redrawn at the frame's size once the page reports it.
+# Whether the named raster's image has its plot frame's size in pixels: a plane's first render is
+# at the size the plane last reported in the server (Datashader's 400 × 400 in a new server), and
+# drawn again at this page's size once the page reports it.
 AT_FRAME_SIZE = """(name) => {
   const r = [...Bokeh.documents[0].all_models].find((m) => m.type == 'GlyphRenderer' && m.name == name);
   const fig = [...Bokeh.documents[0].all_models].find((m) => m.type == 'Figure' && m.renderers.includes(r));
   const view = fig && Bokeh.index.find_one(fig), shape = r && r.data_source.data.image?.[0]?.shape;
-  return !!(view && shape && shape[0] == Math.round(view.frame.bbox.height) && shape[1] == Math.round(view.frame.bbox.width)); }"""
+  const frame = view && view.frame.bbox;
+  return !!(frame && shape && shape[0] == Math.round(frame.height) && shape[1] == Math.round(frame.width)); }"""
 
 # Times every repaint (Bokeh's PlotView._actual_paint) of the plots holding any of the named
 # renderers or annotations, into window.__paints = {n, ms}.

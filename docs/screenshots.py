@@ -23,7 +23,7 @@ SETTLED = "() => new Promise((resolve) => requestAnimationFrame(() => requestAni
 
 def shoot(page, tab: str | None, renderer: str, path: Path, raster: str | None = None) -> None:
     """Open ``tab`` (None: the first), wait until its plot holding ``renderer`` is drawn (and the
-    plane's ``raster`` at the plot's own size, not its first 400 × 400 render), and take the
+    plane's ``raster`` at the plot's own size: a new server's first render is 400 × 400), and take the
     screenshot."""
     if tab:
         page.get_by_text(tab, exact=True).first.click()

@@ -137,6 +137,15 @@ def test_taps_repaint_the_marker_and_path_alone_not_the_plane_beneath(served, pa
     assert page.errors == []
 
 
+def tap_twice(page, url):
+    """Open the report's Decoder tab and tap its plane twice: the second tap draws the path."""
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):
+        old = page.evaluate(READ, "decoder-marker")
+        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+
+
 def assert_shown_whole(page, name):
     """The named image fills a frame of its own shape, to the pixel, under a caption that fits."""
     (width, height), (rows, cols) = page.evaluate(FRAME_SIZE, name), page.evaluate(READ, name)["shape"][:2]
@@ -148,12 +157,7 @@ def assert_shown_whole(page, name):
 def test_decoded_images_keep_their_shape(served, page):
     # A figure's height includes its title: a titled image was squashed, the path strip's seven
     # 28×28 digits to a quarter of their height. Bokeh cuts off a title longer than its figure.
-    url, _ = served
-    open_report(page, url)
-    open_tab(page, "Decoder", "decoder-marker")
-    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):
-        old = page.evaluate(READ, "decoder-marker")
-        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+    tap_twice(page, served[0])
     wait_for(page, lambda: page.evaluate(TITLE, "decoder-path").startswith("path ("))
     for name in ("decoded-image", "decoder-path"):
         assert_shown_whole(page, name)
@@ -165,11 +169,14 @@ def test_a_page_gets_its_planes_at_their_size_at_once(served, page):
     # Datashader's 400×400, stretched over the plot and drawn again once the size came in. Now
     # it is at the size the same plane last reported, which for a window like the last visitor's
     # is its own: one render, sharp from the start.
-    first_shape = """(name) => { for (const m of (window.Bokeh ? Bokeh.documents : []).flatMap((d) => [...d.all_models]))
-      if (m.type == 'GlyphRenderer' && m.name == name && m.data_source.data.image) return m.data_source.data.image[0].shape; }"""
+    first_shape = """(name) => {
+      for (const m of (window.Bokeh ? Bokeh.documents : []).flatMap((d) => [...d.all_models]))
+        if (m.type == 'GlyphRenderer' && m.name == name && m.data_source.data.image)
+          return m.data_source.data.image[0].shape; }"""
     url, _ = served
     open_report(page, url)  # this window's sizes reported
-    wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["shape"] == page.evaluate(FRAME_SIZE, "embedding-raster")[::-1])
+    wait_for(page, lambda: page.evaluate(READ, "embedding-raster")["shape"]
+             == page.evaluate(FRAME_SIZE, "embedding-raster")[::-1])
     second = page.context.new_page()
     second.goto(url)
     shape = second.wait_for_function(first_shape, arg="embedding-raster", polling="raf", timeout=60000).json_value()
@@ -182,12 +189,7 @@ def test_a_page_gets_its_planes_at_their_size_at_once(served, page):
 def test_switching_layout_clears_the_path_of_the_last_one(served, page):
     from aereport.views.decoder import PATH_PROMPT
 
-    url, _ = served
-    open_report(page, url)
-    open_tab(page, "Decoder", "decoder-marker")
-    for fx, fy in ((0.3, 0.6), (0.6, 0.3)):
-        old = page.evaluate(READ, "decoder-marker")
-        tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
+    tap_twice(page, served[0])
     wait_for(page, lambda: page.evaluate(READ, "decoder-path-line")["x"])
     page.get_by_role("button", name="UMAP").last.click()  # the Decoder tab's own buttons
     wait_for(page, lambda: page.evaluate(READ, "decoder-path-line") == {"x": [], "y": []}
