@@ -164,6 +164,25 @@ def test_decoded_images_keep_their_shape(served, page):
     assert page.errors == []
 
 
+def test_position_inputs_show_a_tap_to_four_decimals_and_keep_it(served, page):
+    # A tap's position has 16 digits, which the 120-px boxes cut off; the boxes show four, and
+    # stepping through one without typing leaves the position (and its image) as tapped.
+    url, _ = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    old = page.evaluate(READ, "decoder-marker")
+    marker = tap(page, "decoder-marker", 0.3, 0.6,
+                 lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+    boxes = page.locator("input.bk-input")  # the Decoder tab's two: x, then y
+    shown = [f"{marker['x'][0]:.4f}", f"{marker['y'][0]:.4f}"]
+    wait_for(page, lambda: [boxes.nth(i).input_value() for i in (0, 1)] == shown)
+    boxes.nth(0).focus()
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(500)
+    assert page.evaluate(READ, "decoder-marker") == marker
+    assert page.errors == []
+
+
 def test_a_page_gets_its_planes_at_their_size_at_once(served, page):
     # A plane's first render is made before the page reports its plots' sizes: it was always
     # Datashader's 400×400, stretched over the plot and drawn again once the size came in. Now

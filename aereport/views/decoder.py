@@ -208,8 +208,10 @@ class DecoderView(PlaneView):
         # The tools belong on the rasters: an overlay's own list adds to its elements' defaults.
         plot = plane.opts(hv.opts.RGB(**tools)).opts(responsive=True, min_height=480,
                                                     legend_position="right")
-        inputs = pn.Row(pn.widgets.FloatInput.from_param(self.param.x, name="x", width=120),
-                        pn.widgets.FloatInput.from_param(self.param.y, name="y", width=120))
+        # Shown to 4 decimals (a tap's position has 16 digits, cut off by the box); the value
+        # keeps them, and a typed one is taken as typed.
+        inputs = pn.Row(*(pn.widgets.FloatInput.from_param(self.param[axis], name=axis, width=120, format="0.0000")
+                          for axis in ("x", "y")))
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
         # A text widget, not a Markdown pane: see TrainingView's stats (a pane update re-walks the document).
         method = pn.widgets.StaticText(value=self.param.method, styles={"color": "#555"}, css_classes=["ae-method"],
