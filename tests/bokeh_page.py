@@ -60,11 +60,14 @@ FRAME_SIZE = page_fn("""(name) => {
   return [f.width, f.height]; }""")
 
 # The title of the plot holding the named renderer: [its text's width in its own font, the
-# room the plot gives it] (a longer title is cut off at the plot's edge).
-TITLE_ROOM = page_fn("""(name) => {
+# room the plot gives it] (a longer title is cut off at the plot's edge). [name, text]: the
+# width of that text instead, as the title would draw it.
+TITLE_ROOM = page_fn("""(arg) => {
+  const [name, text] = Array.isArray(arg) ? arg : [arg, null];
   const fig = figureOf(named(name)), t = fig.title, ctx = document.createElement('canvas').getContext('2d');
   ctx.font = `${t.text_font_style} ${t.text_font_size} ${t.text_font}`;
-  return [ctx.measureText(t.text).width, viewOf(name).bbox.width - t.offset]; }""")
+  const view = viewOf(name);  // a title starts over the frame's left edge and may run to the plot's right one
+  return [ctx.measureText(text ?? t.text).width, view.bbox.width - view.frame.bbox.x0 - t.offset]; }""")
 
 # The axes of the plot holding the named renderer: [x0, x1, y0, y1].
 RANGES = page_fn("""(name) => {

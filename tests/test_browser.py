@@ -146,21 +146,25 @@ def tap_twice(page, url):
         tap(page, "decoder-marker", fx, fy, lambda: page.evaluate(READ, "decoder-marker")["x"] != old["x"])
 
 
-def assert_shown_whole(page, name):
-    """The named image fills a frame of its own shape, to the pixel, under a caption that fits."""
+def assert_shown_whole(page, name, caption: str | None = None):
+    """The named image fills a frame of its own shape, to the pixel, under a caption that fits:
+    its own, or ``caption`` (a longer one it shows for other samples)."""
     (width, height), (rows, cols) = page.evaluate(FRAME_SIZE, name), page.evaluate(READ, name)["shape"][:2]
     assert abs(width * rows / cols - height) <= 1, (name, width, height, rows, cols)
-    text, room = page.evaluate(TITLE_ROOM, name)
-    assert text <= room, (name, page.evaluate(TITLE, name), text, room)
+    text, room = page.evaluate(TITLE_ROOM, [name, caption] if caption else name)
+    assert text <= room, (name, caption or page.evaluate(TITLE, name), text, room)
 
 
-def test_decoded_images_keep_their_shape(served, page):
+def test_images_keep_their_shape_under_captions_that_fit(served, page):
     # A figure's height includes its title: a titled image was squashed, the path strip's seven
     # 28×28 digits to a quarter of their height. Bokeh cuts off a title longer than its figure.
     tap_twice(page, served[0])
     wait_for(page, lambda: page.evaluate(TITLE, "decoder-path").startswith("path ("))
     for name in ("decoded-image", "decoder-path"):
         assert_shown_whole(page, name)
+    open_tab(page, "Training", "sample-output")  # HoloViews elements, not plain figures
+    assert_shown_whole(page, "sample-input", "Model input (#69999, label 8)")  # the longest on full MNIST
+    assert_shown_whole(page, "sample-output")
     assert page.errors == []
 
 

@@ -446,6 +446,12 @@ def raster(pixels: np.ndarray | None, vp: Viewport, name: str) -> hv.RGB:
                   vdims=list("RGBA")).opts(hooks=[name_renderer(name)])
 
 
+# An image's title is a caption, not a heading: Bokeh cuts a title off at its figure's edge, and
+# the longest ("Autoencoder latent: 0 of 8 are pixel-space neighbours too") needs ~440 px in
+# Bokeh's default bold 13 px.
+CAPTION = dict(text_font_size="12px", text_font_style="normal")
+
+
 def image(pixels: np.ndarray, kdims=("u", "v"), name: str | None = None, title: str = "",
           width: int = 200) -> hv.Element:
     """An image in [0, 1] (H×W gray or H×W×3 RGB) on its own axes, so it never links to a plot's.
@@ -459,6 +465,7 @@ def image(pixels: np.ndarray, kdims=("u", "v"), name: str | None = None, title: 
     else:
         el = hv.Image(pixels, bounds=bounds, kdims=list(kdims)).opts(cmap="gray", clim=(0, 1))
     hooks = [name_renderer(name)] if name else []
+    hooks.append(lambda plot, element: plot.state.title.update(**CAPTION))
     return el.opts(xaxis=None, yaxis=None, toolbar=None, title=title, frame_width=width,
                    frame_height=round(width * h / w), default_tools=[], hooks=hooks, **CANVAS)
 
@@ -498,9 +505,7 @@ def image_figure(pixels: np.ndarray, name: str, title: str = "", width: int = 26
     # which squashed a titled image (the 7-image path strip to a quarter of its height).
     fig = figure(frame_width=width, frame_height=round(width * h / w), title=title, toolbar_location=None,
                  x_range=Range1d(0, w), y_range=Range1d(0, h), tools="")
-    # A caption, not a heading: Bokeh cuts a title off at the figure's edge, and the longest
-    # ("Autoencoder latent: 0 of 8 are pixel-space neighbours too") needs ~440 px in its default bold 13 px.
-    fig.title.update(text_font_size="12px", text_font_style="normal")
+    fig.title.update(**CAPTION)
     fig.axis.visible = False
     fig.grid.visible = False
     source = ColumnDataSource(image_source_data(pixels))
