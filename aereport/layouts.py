@@ -256,7 +256,7 @@ def opentsne_fft_by_scipy(workers: int) -> None:
     looks up ``np.fft.rfft2`` at each call), on one thread. Its grid grows with the embedding,
     to ~1200 × 1200 at 70k points, where nine transforms are half of each late iteration; SciPy's
     pocketfft does the same transforms in about half the time on one thread, and splits them over
-    several. t-SNE of full MNIST alone: 67 → 54 s, the same quality (BENCHMARKS.md "Session 23").
+    several. t-SNE of full MNIST alone: 70.5 → 54.2 s, the same quality (BENCHMARKS.md "Session 23").
     The result does not depend on ``workers``, but differs from NumPy's in the last bits, which
     t-SNE's iterations amplify: the same layout up to such differences, not the same array.
 
