@@ -71,8 +71,8 @@ def _embeddings(state: ReportState, rasters: dict):
     # sample under the pointer and draws the points a label filter leaves.
     marker = Label(x=0, y=0, visible=False, name="hover-marker", **HOVER_MARKER_STYLE)
     fig.add_layout(marker)
-    image_fig, image = image_figure(np.ones(state.dataset.image_shape, np.float32), "hover-image", width=160)
-    image_fig.title.text = "its reconstruction" if state.direct else "decoded at its place"
+    image_fig, image = image_figure(np.ones(state.dataset.image_shape, np.float32), "hover-image",
+                                    "its reconstruction" if state.direct else "decoded at its place", width=160)
     label = Div(text="hover over a point", render_as_text=True, name="hover-label", width=160)
     # The selection's grid: the page holds no images, so it shows what the decoder draws from
     # each selected sample's latent code (its reconstruction, on a 2-D latent plane).
