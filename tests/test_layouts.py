@@ -71,6 +71,28 @@ def test_tsne_gradients_transform_with_scipy_fft(mnist_small, monkeypatch):
     assert np.allclose(one, tsne(np), rtol=1e-6, atol=1e-6 * np.abs(one).max())
 
 
+def test_tsne_runs_n_iter_iterations_after_early_exaggeration_and_keys_its_layout_by_them(mnist_small, monkeypatch):
+    """TSNELayout stops after 250 iterations past early exaggeration unless told otherwise
+    (BENCHMARKS.md "Session 24"), and a layout cached at another count is computed anew."""
+    from openTSNE import TSNEEmbedding
+
+    phases = []
+    optimize = TSNEEmbedding.optimize
+    monkeypatch.setattr(TSNEEmbedding, "optimize", lambda self, n_iter, **kw: phases.append(n_iter) or
+                        optimize(self, n_iter, **kw))
+    images = mnist_small.images[:200]
+    TSNELayout().fit_transform(images)
+    TSNELayout(n_iter=500).fit_transform(images)
+    assert phases == [250, 250, 250, 500]
+    assert make_layout("tsne").n_iter == 250
+    cached = {"tsne": {"xy": np.zeros((200, 2), np.float32), "key": TSNELayout(n_iter=500).cache_key(200)}}
+    started = []
+    compute_layouts(images, ["tsne"], cache=cached, on_start=started.append)
+    assert started == ["tsne"]
+    with pytest.raises(AEReportError, match="n_iter"):
+        TSNELayout(n_iter=0)
+
+
 def test_layout_errors():
     with pytest.raises(AEReportError, match="layout must be one of"):
         make_layout("isomap")
