@@ -10,7 +10,9 @@ reports its own peak memory:
   back, no activations), ``fit(X, X, batch_size=64, epochs=8)``, ``encoder.predict``,
   ``umap.UMAP()`` and ``sklearn.manifold.TSNE()`` with their defaults on the 784 raw pixels;
 - **aereport** — what ``aereport train --epochs 8 --layouts ae,pca,umap,tsne`` does: the default
-  preset, checkpoints every epoch, PCA-50 before UMAP, openTSNE.
+  preset, checkpoints every epoch, PCA-50 before UMAP, openTSNE; with ``--latent-dims 2,8`` once
+  per code size (``--latent-dim 8``: the same pipeline with an 8-D code, whose latent layout is
+  the code's PCA), each against the same reference run.
 
 Quality, computed afterwards for both: test-set reconstruction MSE; for every 2-D layout the
 10-nearest-neighbour label accuracy (5-fold cross-validated) and scikit-learn's trustworthiness
@@ -92,8 +94,9 @@ def reference(data_dir: str, n: int, train_only: bool = False) -> dict:
     return finish(times, layouts, test_mse, len(x_train))
 
 
-def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense", batch_size: int | None = None) -> dict:
-    """What `aereport train --epochs 8 --layouts ae,pca,umap,tsne` runs."""
+def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense", batch_size: int | None = None,
+         latent_dim: int = 2) -> dict:
+    """What `aereport train --epochs 8 --layouts ae,pca,umap,tsne [--latent-dim N]` runs."""
     import keras  # noqa: F401  imported before the clock starts, as in reference()
 
     from aereport.model import mse
@@ -103,7 +106,8 @@ def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense",
     ds = subset(data_dir, n)
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
-        run = new_run(os.path.join(tmp, "run"), TrainingConfig(preset=preset, batch_size=batch_size), ds)
+        run = new_run(os.path.join(tmp, "run"), TrainingConfig(preset=preset, batch_size=batch_size,
+                                                                  latent_dim=latent_dim), ds)
         ae = load_or_build(run)  # built before the clock starts, as in reference()
         with timed(times, "train"):
             train(run, ds, EPOCHS, ae=ae)
@@ -160,28 +164,34 @@ def quality(images, labels, xy, subset_idx) -> dict:
     return {"knn10": float(acc), "trust": float(trustworthiness(flat, xy[subset_idx], n_neighbors=10))}
 
 
-def report(n: int, ref: dict, own: dict, ds) -> dict:
+def report(n: int, ref: dict, owns: dict[str, dict], ds) -> dict:
+    """Print one size's table (the reference, then each of ours with its ratio) and return its figures."""
     print(f"\n## {n:,} images ({int((~ds.test_mask).sum()):,} train / {int(ds.test_mask.sum()):,} test)")
-    print(f"{'stage':<22}{'reference':>12}{'aereport':>12}{'ratio':>8}")
+    print(f"{'stage':<22}{'reference':>12}" + "".join(f"{who:>18}{'ratio':>8}" for who in owns))
     for stage in STAGES + ("total",):
-        if stage == "total":
-            r, o = sum(ref["times"].values()), own.get("wall", sum(own["times"].values()))
-        else:
-            r, o = ref["times"][stage], own["times"][stage]
-        print(f"{stage:<22}{r:>11.1f}s{o:>11.1f}s{r / o:>7.1f}x")
-    print(f"{'(aereport pca)':<22}{'':>12}{own['times']['pca']:>11.1f}s")
-    print(f"{'train samples/s':<22}{ref['train_samples_per_s']:>12,.0f}{own['train_samples_per_s']:>12,.0f}")
-    print(f"{'test MSE':<22}{ref['test_mse']:>12.4f}{own['test_mse']:>12.4f}")
-    print(f"{'peak RSS':<22}{ref['peak_rss_mb']:>10,.0f}MB{own['peak_rss_mb']:>10,.0f}MB")
+        r = sum(ref["times"].values()) if stage == "total" else ref["times"][stage]
+        cells = ""
+        for own in owns.values():
+            o = own.get("wall", sum(own["times"].values())) if stage == "total" else own["times"][stage]
+            cells += f"{o:>17.1f}s{r / o:>7.1f}x"
+        print(f"{stage:<22}{r:>11.1f}s{cells}")
+    rows = {"(aereport pca)": lambda res: f"{res['times'].get('pca', float('nan')):>17.1f}s",
+            "train samples/s": lambda res: f"{res['train_samples_per_s']:>18,.0f}",
+            "test MSE": lambda res: f"{res['test_mse']:>18.4f}",
+            "peak RSS": lambda res: f"{res['peak_rss_mb']:>16,.0f}MB"}
+    for name, cell in rows.items():
+        ref_cell = "" if name == "(aereport pca)" else cell(ref).strip()
+        print(f"{name:<22}{ref_cell:>12}" + "".join(f"{cell(own)}{'':>8}" for own in owns.values()))
     idx = np.random.default_rng(1).choice(len(ds.images), min(5000, len(ds.images)), replace=False)
-    out = {"n": n, "reference": strip(ref), "aereport": strip(own), "quality": {}}
+    whos = {"reference": ref, **owns}
+    out = {"n": n, **{who: strip(res) for who, res in whos.items()}, "quality": {}}
     for name in ("ae", "umap", "tsne", "pca"):
         q = {who: quality(ds.images, ds.labels, res["layouts"][name], idx)
-             for who, res in (("reference", ref), ("aereport", own)) if name in res["layouts"]}
+             for who, res in whos.items() if name in res["layouts"]}
         out["quality"][name] = q
-        cells = "".join(f"{q[w]['knn10']:>12.3f}" if w in q else f"{'-':>12}" for w in ("reference", "aereport"))
-        trust = "".join(f"{q[w]['trust']:>12.3f}" if w in q else f"{'-':>12}" for w in ("reference", "aereport"))
-        print(f"{name + ' 10-NN accuracy':<22}{cells}\n{name + ' trustworthiness':<22}{trust}")
+        for measure, title in (("knn10", "10-NN accuracy"), ("trust", "trustworthiness")):
+            cells = [f"{q[w][measure]:.3f}" if w in q else "-" for w in whos]
+            print(f"{name + ' ' + title:<22}{cells[0]:>12}" + "".join(f"{c:>18}{'':>8}" for c in cells[1:]))
     return out
 
 
@@ -196,6 +206,8 @@ def main():
     p.add_argument("--json", default="versus_seed.json", help="where to write every figure")
     p.add_argument("--preset", default="dense", help="aereport's model preset (default: the default)")
     p.add_argument("--batch-size", type=int, default=None, help="aereport's batch size (default: the preset's)")
+    p.add_argument("--latent-dims", default="2", help="comma-separated code sizes of aereport's model, "
+                   "each its own pipeline against the same reference (default: 2, the default model)")
     p.add_argument("--train-only", action="store_true", help="only train and compare throughput and test MSE")
     args = p.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress in a log file as it happens
@@ -203,8 +215,11 @@ def main():
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         ref = in_child(reference, args.data_dir, n, args.train_only)
-        own = in_child(ours, args.data_dir, n, args.train_only, args.preset, args.batch_size)
+        owns = {("aereport" if d == 2 else f"aereport {d}-D"): in_child(ours, args.data_dir, n, args.train_only,
+                                                                         args.preset, args.batch_size, d)
+                for d in map(int, args.latent_dims.split(","))}
         if args.train_only:
+            own = next(iter(owns.values()))
             print(f"{n:,} images: samples/s reference {ref['train_samples_per_s']:,.0f} (test MSE "
                   f"{ref['test_mse']:.4f}), aereport {args.preset} batch {args.batch_size or 'default'} "
                   f"{own['train_samples_per_s']:,.0f} (test MSE {own['test_mse']:.4f}; per epoch after the first, "
@@ -212,7 +227,7 @@ def main():
                   f"{own['train_samples_per_s'] / ref['train_samples_per_s']:.1f}x", flush=True)
             results.append({"n": n, "reference": strip(ref), "aereport": strip(own)})
             continue
-        results.append(report(n, ref, own, subset(args.data_dir, n)))
+        results.append(report(n, ref, owns, subset(args.data_dir, n)))
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
 
