@@ -95,7 +95,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--preset", default="dense", choices=PRESETS,
                    help="dense (default), seed (the tutorial's exact model) or conv (for faces)")
-    g.add_argument("--latent-dim", type=_positive, default=2)
+    g.add_argument("--latent-dim", type=_positive, default=2,
+                   help="size of the code: 2 (default) is the latent plane a tap decodes exactly; a wider "
+                        "code reconstructs better (8: a third of the tutorial model's error on MNIST) and is "
+                        "shown through its PCA")
     g.add_argument("--n-layers", type=_positive, default=2)
     g.add_argument("--n-units", type=_positive)
     g.add_argument("--batch-size", type=_positive)

@@ -96,6 +96,7 @@ def test_cli_apps_and_export_blocks(workdir, tmp_path):
         trained(run)
     assert set(Run(workdir / "runs" / "mnist").load_layouts()) == {"ae", "pca"}
     assert Run(workdir / "runs" / "faces").config["img_shape"] == [109, 89, 3]
+    assert Run(workdir / "runs" / "mnist8").config["latent_dim"] == 8
 
     # The export lines are independent: run side by side (each mostly imports, on one core).
     procs = [subprocess.Popen(shlex.split(line), cwd=workdir, env=env, stdout=subprocess.DEVNULL,
