@@ -78,6 +78,8 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
     >>> new_run("runs/x", TrainingConfig(), load_dataset())  # doctest: +SKIP
     """
     record = dataclasses.asdict(config)
+    if config.batch_size is None:  # recorded, so that resuming trains on as the run began
+        record["batch_size"] = default_batch_size(config.preset, len(split(dataset)[0]))
     record["img_shape"] = list(dataset.image_shape)
     record["n_images"] = len(dataset)
     record.update(extra or {})
