@@ -79,7 +79,9 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
     """
     record = dataclasses.asdict(config)
     if config.batch_size is None:  # recorded, so that resuming trains on as the run began
-        record["batch_size"] = default_batch_size(config.preset, len(split(dataset)[0]))
+        held_out = _held_out(dataset)
+        n_train = len(dataset) - (0 if held_out is None else int(held_out.sum()))
+        record["batch_size"] = default_batch_size(config.preset, n_train)
     record["img_shape"] = list(dataset.image_shape)
     record["n_images"] = len(dataset)
     record.update(extra or {})
@@ -140,11 +142,18 @@ def check_compatible(ae: Autoencoder, dataset: Dataset, where: str = "model") ->
             f"{tuple(dataset.image_shape)}; train a new run for this dataset")
 
 
+def _held_out(dataset: Dataset) -> np.ndarray | None:
+    """The dataset's test split as a mask, when it has one that leaves images on both sides."""
+    mask = dataset.test_mask
+    return mask if mask is not None and mask.any() and not mask.all() else None
+
+
 def split(dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
     """(training images, held-out images): the dataset's own test split when it has one."""
-    if dataset.test_mask is not None and dataset.test_mask.any() and not dataset.test_mask.all():
-        return dataset.images[~dataset.test_mask], dataset.images[dataset.test_mask]
-    return dataset.images, None
+    held_out = _held_out(dataset)
+    if held_out is None:
+        return dataset.images, None
+    return dataset.images[~held_out], dataset.images[held_out]
 
 
 def train(run: Run, dataset: Dataset, epochs: int, callbacks: Sequence = (),
