@@ -18,11 +18,11 @@ time ∝ n^k (log of the time ratio over log of the size ratio).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import math
-import multiprocessing
 import os
 import time
+
+from versus_seed import in_child
 
 METHODS = ("ae", "pca", "graph", "umap", "tsne")
 
@@ -43,13 +43,11 @@ def stages(images):
 
 
 def one(data_dir: str, n: int) -> dict:
-    from aereport import layouts
     from versus_seed import subset
 
     images = subset(data_dir, n).images
     for fn in stages(images[:500]).values():  # imports and compiles, off the clock
         fn()
-    layouts._graph.clear()
     seconds = {}
     for name, fn in stages(images).items():
         start = time.perf_counter()
@@ -67,8 +65,7 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     times = {}
     for n in sizes:
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            times[n] = pool.submit(one, args.data_dir, n).result()
+        times[n] = in_child(one, args.data_dir, n)
         print(f"{n:>6} points: " + ", ".join(f"{m} {times[n][m]:.2f} s" for m in METHODS), flush=True)
     print(f"\n{'method':<8}" + "".join(f"{n:>10,}" for n in sizes)
           + "".join(f"{f'k {a // 1000}k-{b // 1000}k':>14}" for a, b in zip(sizes, sizes[1:])))

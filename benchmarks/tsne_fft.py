@@ -12,12 +12,12 @@ variants alternate within each repeat: this machine is noisy.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
 import os
 import time
 
 import numpy as np
+
+from versus_seed import in_child
 
 
 def one(data_dir: str, n: int, fft: str) -> dict:
@@ -50,8 +50,7 @@ def main():
     for n in map(int, args.sizes.split(",")):
         for r in range(args.repeats):
             for fft in variants:
-                with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    out = pool.submit(one, args.data_dir, n, fft).result()
+                out = in_child(one, args.data_dir, n, fft)
                 print(f"{n:>6} points, repeat {r + 1}, {fft:>8}: t-SNE {out['seconds']:6.1f} s, "
                       f"10-NN accuracy {out['knn10']:.4f}, trustworthiness {out['trust']:.4f}", flush=True)
 

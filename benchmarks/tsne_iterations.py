@@ -14,19 +14,20 @@ layout with Datashader, to look at what the iterations change.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import functools
-import multiprocessing
 import os
 import time
 
 import numpy as np
 
+from versus_seed import in_child
+
 
 def one(data_dir: str, n: int, n_iter: int, png: str | None) -> dict:
     from aereport import layouts
-    from versus_seed import quality, subset
+    from versus_seed import quality, subset, trust_sample
 
+    # compute_layouts makes each layout with its defaults; this fresh process gets another default.
     layouts.TSNELayout = functools.partial(layouts.TSNELayout, n_iter=n_iter)
     ds = subset(data_dir, n)
     started, seconds = {}, {}
@@ -35,11 +36,10 @@ def one(data_dir: str, n: int, n_iter: int, png: str | None) -> dict:
                                   on_start=lambda name: started.__setitem__(name, time.perf_counter()),
                                   on_done=lambda name, _: seconds.__setitem__(name, time.perf_counter() - started[name]))
     wall = time.perf_counter() - start
-    idx = np.random.default_rng(1).choice(len(ds.images), min(5000, len(ds.images)), replace=False)
     xy = out["tsne"]["xy"]
     if png:
         draw(xy, ds.labels, os.path.join(png, f"tsne-{n}-iter{n_iter}.png"), f"{n:,} points, n_iter={n_iter}")
-    return {"wall": wall, **seconds, **quality(ds.images, ds.labels, xy, idx),
+    return {"wall": wall, **seconds, **quality(ds.images, ds.labels, xy, trust_sample(n)),
             "extent": float(np.ptp(xy, axis=0).max())}
 
 
@@ -69,8 +69,7 @@ def main():
     for n in map(int, args.sizes.split(",")):
         for r in range(args.repeats):
             for n_iter in map(int, args.iters.split(",")):
-                with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    out = pool.submit(one, args.data_dir, n, n_iter, args.png).result()
+                out = in_child(one, args.data_dir, n, n_iter, args.png)
                 print(f"{n:>6} points, repeat {r + 1}, n_iter {n_iter:>4}: layout phase {out['wall']:6.1f} s "
                       f"(t-SNE {out['tsne']:5.1f} s, UMAP {out['umap']:5.1f} s); t-SNE 10-NN accuracy "
                       f"{out['knn10']:.4f}, trustworthiness {out['trust']:.4f}, extent {out['extent']:.0f}",

@@ -164,8 +164,16 @@ def quality(images, labels, xy, subset_idx) -> dict:
     return {"knn10": float(acc), "trust": float(trustworthiness(flat, xy[subset_idx], n_neighbors=10))}
 
 
+def trust_sample(n: int) -> np.ndarray:
+    """The 5,000 points (or all ``n``) that trustworthiness is measured on: it needs all their pairwise distances."""
+    return np.random.default_rng(1).choice(n, min(5000, n), replace=False)
+
+
 def report(n: int, ref: dict, owns: dict[str, dict], ds) -> dict:
     """Print one size's table (the reference, then each of ours with its ratio) and return its figures."""
+    def row(name, ref_cell, own_cells):
+        print(f"{name:<22}{ref_cell:>12}" + "".join(f"{c:>18}{'':>8}" for c in own_cells))
+
     print(f"\n## {n:,} images ({int((~ds.test_mask).sum()):,} train / {int(ds.test_mask.sum()):,} test)")
     print(f"{'stage':<22}{'reference':>12}" + "".join(f"{who:>18}{'ratio':>8}" for who in owns))
     for stage in STAGES + ("total",):
@@ -175,14 +183,11 @@ def report(n: int, ref: dict, owns: dict[str, dict], ds) -> dict:
             o = own.get("wall", sum(own["times"].values())) if stage == "total" else own["times"][stage]
             cells += f"{o:>17.1f}s{r / o:>7.1f}x"
         print(f"{stage:<22}{r:>11.1f}s{cells}")
-    rows = {"(aereport pca)": lambda res: f"{res['times'].get('pca', float('nan')):>17.1f}s",
-            "train samples/s": lambda res: f"{res['train_samples_per_s']:>18,.0f}",
-            "test MSE": lambda res: f"{res['test_mse']:>18.4f}",
-            "peak RSS": lambda res: f"{res['peak_rss_mb']:>16,.0f}MB"}
-    for name, cell in rows.items():
-        ref_cell = "" if name == "(aereport pca)" else cell(ref).strip()
-        print(f"{name:<22}{ref_cell:>12}" + "".join(f"{cell(own)}{'':>8}" for own in owns.values()))
-    idx = np.random.default_rng(1).choice(len(ds.images), min(5000, len(ds.images)), replace=False)
+    row("(aereport pca)", "", [f"{own['times']['pca']:.1f}s" for own in owns.values()])
+    for name, fmt in (("train samples/s", "{train_samples_per_s:,.0f}"), ("test MSE", "{test_mse:.4f}"),
+                      ("peak RSS", "{peak_rss_mb:,.0f}MB")):
+        row(name, fmt.format(**ref), [fmt.format(**own) for own in owns.values()])
+    idx = trust_sample(len(ds.images))
     whos = {"reference": ref, **owns}
     out = {"n": n, **{who: strip(res) for who, res in whos.items()}, "quality": {}}
     for name in ("ae", "umap", "tsne", "pca"):
@@ -191,7 +196,7 @@ def report(n: int, ref: dict, owns: dict[str, dict], ds) -> dict:
         out["quality"][name] = q
         for measure, title in (("knn10", "10-NN accuracy"), ("trust", "trustworthiness")):
             cells = [f"{q[w][measure]:.3f}" if w in q else "-" for w in whos]
-            print(f"{name + ' ' + title:<22}{cells[0]:>12}" + "".join(f"{c:>18}{'':>8}" for c in cells[1:]))
+            row(f"{name} {title}", cells[0], cells[1:])
     return out
 
 
@@ -219,15 +224,15 @@ def main():
                                                                          args.preset, args.batch_size, d)
                 for d in map(int, args.latent_dims.split(","))}
         if args.train_only:
-            own = next(iter(owns.values()))
-            print(f"{n:,} images: samples/s reference {ref['train_samples_per_s']:,.0f} (test MSE "
-                  f"{ref['test_mse']:.4f}), aereport {args.preset} batch {args.batch_size or 'default'} "
-                  f"{own['train_samples_per_s']:,.0f} (test MSE {own['test_mse']:.4f}; per epoch after the first, "
-                  f"validation included: {own['epoch_samples_per_s']:,.0f}), ratio "
-                  f"{own['train_samples_per_s'] / ref['train_samples_per_s']:.1f}x", flush=True)
-            results.append({"n": n, "reference": strip(ref), "aereport": strip(own)})
-            continue
-        results.append(report(n, ref, owns, subset(args.data_dir, n)))
+            for who, own in owns.items():
+                print(f"{n:,} images: samples/s reference {ref['train_samples_per_s']:,.0f} (test MSE "
+                      f"{ref['test_mse']:.4f}), {who} {args.preset} batch {args.batch_size or 'default'} "
+                      f"{own['train_samples_per_s']:,.0f} (test MSE {own['test_mse']:.4f}; per epoch after the "
+                      f"first, validation included: {own['epoch_samples_per_s']:,.0f}), ratio "
+                      f"{own['train_samples_per_s'] / ref['train_samples_per_s']:.1f}x", flush=True)
+            results.append({"n": n, "reference": strip(ref), **{who: strip(own) for who, own in owns.items()}})
+        else:
+            results.append(report(n, ref, owns, subset(args.data_dir, n)))
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
 
