@@ -9,8 +9,10 @@
     layouts.parquet  x, y per layout for every image, plus label and index
     sprites.npy      one small uint8 thumbnail per image (the views' images on zoom)
 
-Every file is written to a temporary name in the same folder and renamed into place, so a
-crash never leaves a half-written artifact under a real name.
+Every file is written through :mod:`aereport.files` (a temporary name, then a rename), and every
+file read is checked: a damaged one is one line naming it, never a traceback or a wrong picture.
+A run is never made over what a folder already holds, and a new run that fails before its first
+checkpoint leaves nothing behind (:meth:`Run.creating`).
 
 >>> run = Run.create("runs/demo", {"preset": "dense"})  # doctest: +SKIP
 >>> run.config["preset"]                                   # doctest: +SKIP
@@ -20,88 +22,39 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import tempfile
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from ._validation import AEReportError
+from .files import as_path, atomic_path, make_folder, read_text, regular_file, sweep, write_json
 
 CONFIG, HISTORY, LAYOUTS, DATASET = "config.json", "history.json", "layouts.parquet", "dataset.npz"
 SPRITES = "sprites.npy"
 LOCK = ".layouts.lock"
 MODEL, ENCODER, DECODER = "autoencoder.keras", "encoder.keras", "decoder.keras"
+FILES = (CONFIG, HISTORY, LAYOUTS, DATASET, SPRITES, MODEL, ENCODER, DECODER)
 
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    >>> with atomic_path("out.json") as tmp:  # doctest: +SKIP
-    ...     tmp.write_text("{}")
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def sweep(path: str | os.PathLike) -> None:
-    """Delete temporaries :func:`atomic_path` left beside ``path`` when a writer was killed
-    mid-write; call it only where no other writer of ``path`` can be running.
-
-    >>> sweep("runs/mnist/history.json")  # doctest: +SKIP
-    """
-    path = Path(path)
-    for leftover in path.parent.glob(f".{path.name}.*"):
-        leftover.unlink(missing_ok=True)
-
-
-def check_writable(folder: str | os.PathLike, name: str) -> None:
-    """Raise unless files can be created in ``folder`` (or its nearest existing parent, where
-    the folder is still to be made); ``name`` is what the message calls it.
-
-    Probes with a real temporary file: permission bits say nothing for root or read-only mounts.
-
-    >>> check_writable("reports", "--out reports/mnist.html")  # doctest: +SKIP
-    """
-    folder = Path(folder).expanduser()
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is not a folder")
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise AEReportError(f"{name}: cannot write there ({exc.strerror or exc} in {existing})") from None
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as JSON atomically.
-
-    >>> write_json("history.json", [])  # doctest: +SKIP
-    """
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (tuple, np.ndarray)):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+# What a config's fields must be, where present: (test, what the message says is expected).
+_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer")
+_CONFIG_FIELDS = {
+    "preset": (lambda v: isinstance(v, str), "a preset name"),
+    "latent_dim": _INT, "n_layers": _INT, "n_images": _INT,
+    "n_units": (lambda v: v is None or _INT[0](v), "a positive integer or null"),
+    "batch_size": (lambda v: v is None or _INT[0](v), "a positive integer or null"),
+    "learning_rate": (lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              and math.isfinite(v) and v > 0), "a positive number or null"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    "img_shape": (lambda v: isinstance(v, list) and len(v) in (2, 3) and all(_INT[0](s) for s in v),
+                  "[height, width] or [height, width, channels]"),
+    "dataset": (lambda v: isinstance(v, dict) and isinstance(v.get("name"), str)
+                and isinstance(v.get("options", {}), dict), "{'name': str, 'options': {...}}"),
+}
 
 
 def save_dataset(folder: str | os.PathLike, dataset) -> dict:
@@ -138,46 +91,111 @@ class Run:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path).expanduser()
+        self.path = as_path(path, "run")
         if not (self.path / CONFIG).is_file():
             raise AEReportError(f"{self.path}: not a run directory (no {CONFIG}); create one with "
-                                "`aereport train`")
+                                "`aereport train --run`", run=str(self.path))
         self.config = self._read_json(CONFIG, dict)
+        for key, (ok, expected) in _CONFIG_FIELDS.items():
+            if key in self.config and not ok(self.config[key]):
+                raise AEReportError(f"{self.path / CONFIG}: {key} must be {expected}; the file is damaged",
+                                    **{key: self.config[key]})
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: dict, *, exist_ok: bool = False) -> "Run":
         """Make a new run directory holding ``config``; refuses to overwrite another run."""
-        path = Path(path).expanduser()
+        path = as_path(path, "run")
         if (path / CONFIG).exists() and not exist_ok:
             raise AEReportError(f"{path}: a run already exists there; resume it with "
-                                "`aereport train --run` or choose a new folder")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            write_json(path / CONFIG, config)
-        except OSError as exc:
-            raise AEReportError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+                                "`aereport train --run` or choose a new folder", run=str(path))
+        make_folder(path)
+        write_json(path / CONFIG, config)
         return cls(path)
 
     @staticmethod
     def exists(path: str | os.PathLike) -> bool:
-        return (Path(path).expanduser() / CONFIG).is_file()
+        return (as_path(path, "run") / CONFIG).is_file()
+
+    @staticmethod
+    def check_new(path: str | os.PathLike) -> Path:
+        """Refuse to start a run at ``path`` unless it is a new or empty folder: a folder of other
+        files (an old run that lost its ``config.json``, someone's photos) is never trained over.
+
+        >>> Run.check_new("runs/new")  # doctest: +SKIP
+        PosixPath('runs/new')
+        """
+        path = as_path(path, "run")
+        if path.exists() and not path.is_dir():
+            raise AEReportError(f"{path}: is a file, not a folder; --run names the folder of a run", run=str(path))
+        if path.is_dir():
+            found = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+            if found:
+                ours = [name for name in found if name in FILES]
+                hint = (f"it holds run files ({', '.join(ours)}) but no {CONFIG}: the run is damaged, and "
+                        "nothing is trained over it" if ours else "it is not a run")
+                raise AEReportError(f"{path}: the folder is not empty and {hint}; choose an empty or new folder",
+                                    files=found[:5])
+        return path
+
+    @staticmethod
+    @contextlib.contextmanager
+    def creating(path: str | os.PathLike) -> Iterator[None]:
+        """Undo a new run that fails before its first checkpoint: what the block wrote into
+        ``path`` is removed (and the folder, if the block made it), so the corrected command
+        starts afresh instead of being refused as "already holds a run".
+
+        >>> with Run.creating("runs/new"):  # doctest: +SKIP
+        ...     train(new_run("runs/new", config, dataset), dataset, 8)
+        """
+        path = as_path(path, "run")
+        existed = path.exists()
+        before = {p.name for p in path.iterdir()} if existed else set()
+        try:
+            yield
+        except BaseException:
+            if path.is_dir() and not (path / MODEL).is_file():
+                for p in path.iterdir():
+                    if p.name not in before:
+                        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+                if not existed:
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+            raise
 
     def _read_json(self, name: str, kind: type):
         p = self.path / name
-        try:
-            obj = json.loads(p.read_text())
-        except FileNotFoundError:
+        if not p.exists():
             return kind()
-        except (OSError, ValueError) as exc:
-            raise AEReportError(f"{p}: corrupt JSON ({exc}); delete the file or the run") from None
+        try:
+            obj = json.loads(read_text(p, "a JSON file"))
+        except ValueError as exc:
+            if isinstance(exc, AEReportError):
+                raise
+            raise AEReportError(f"{p}: corrupt JSON ({exc}); delete the file or the run", file=str(p)) from None
         if not isinstance(obj, kind):
-            raise AEReportError(f"{p}: expected a JSON {kind.__name__}. Received: {type(obj).__name__}")
+            raise AEReportError(f"{p}: expected a JSON {kind.__name__}", type=type(obj).__name__)
         return obj
+
+    @property
+    def dataset_spec(self) -> dict:
+        """The config's dataset: ``{"name": str, "options": dict}``."""
+        spec = self.config.get("dataset") or {}
+        if "name" not in spec:
+            raise AEReportError(f"{self.path}: config.json names no dataset; expected {{'dataset': {{'name': ...}}}}",
+                                dataset=spec)
+        return {"name": spec["name"], "options": dict(spec.get("options", {}))}
 
     # --- training state ---------------------------------------------------------------
     @property
     def history(self) -> list[dict]:
-        return self._read_json(HISTORY, list)
+        """One record per finished epoch (``epoch``, ``loss``, ...); a damaged file is an error."""
+        history = self._read_json(HISTORY, list)
+        for i, record in enumerate(history):
+            if not (isinstance(record, dict) and isinstance(record.get("loss"), (int, float))
+                    and not isinstance(record.get("loss"), bool)):
+                raise AEReportError(f"{self.path / HISTORY}: record {i} is not an epoch record with a numeric "
+                                    "'loss'; the file is damaged", record=record)
+        return history
 
     @property
     def epochs_done(self) -> int:
@@ -203,6 +221,14 @@ class Run:
     def has_model(self) -> bool:
         return (self.path / MODEL).is_file()
 
+    def require_model(self) -> None:
+        """Raise, saying how to go on, unless the run holds its trained model: commands that show
+        a run never train one in its place."""
+        if not self.has_model:
+            raise AEReportError(f"{self.path}: the run holds no trained model ({MODEL} is missing); train it "
+                                f"with `aereport train --run {self.path}` (it resumes from the last complete "
+                                "epoch, or starts from the run's config)", missing=MODEL)
+
     def load_autoencoder(self, safe_mode: bool = True, numpy: bool = False):
         """The stacked model (compiled, with optimizer state) taken apart.
 
@@ -216,9 +242,11 @@ class Run:
         >>> Run("runs/mnist").load_autoencoder().latent_dim  # doctest: +SKIP
         2
         """
-        p = self.path / MODEL
-        if not p.is_file():
-            raise AEReportError(f"{self.path}: no trained model yet ({MODEL} missing); run `aereport train`")
+        self.require_model()
+        p = regular_file(self.path / MODEL, "a Keras model archive")
+        if not zipfile.is_zipfile(p):
+            raise AEReportError(f"{p}: not a Keras model archive (a .keras file is a zip; this one is truncated or "
+                                "damaged); train the run again or restore the file", bytes=p.stat().st_size)
         if numpy:
             from .inference import load_autoencoder
 
@@ -238,33 +266,47 @@ class Run:
             if safe_mode and "safe_mode" in str(exc):
                 raise AEReportError(
                     f"{p}: the model holds a Lambda layer, whose Python code would run on loading; "
-                    "refused. Only if you trust this file: pass --trust-model (Python: safe_mode=False)"
-                ) from None
-            raise AEReportError(f"{p}: cannot load the model ({type(exc).__name__}: {first})") from None
+                    "refused. Only if you trust this file: pass --trust-model (Python: safe_mode=False)",
+                    safe_mode=True) from None
+            raise AEReportError(f"{p}: cannot load the model", error=f"{type(exc).__name__}: {first}") from None
         try:
             return Autoencoder.from_model(model)
         except ValueError:
-            raise AEReportError(f"{p}: expected a model with layers named 'encoder' and 'decoder'") from None
+            raise AEReportError(f"{p}: expected a model with layers named 'encoder' and 'decoder'",
+                                layers=[layer.name for layer in model.layers]) from None
 
     # --- layouts ------------------------------------------------------------------------
-    def load_layouts(self) -> dict[str, dict]:
-        """Cached layouts: ``{name: {"xy": (n, 2) float32, "key": str}}`` (empty if none)."""
+    def load_layouts(self, notes: list[str] | None = None) -> dict[str, dict]:
+        """Cached layouts: ``{name: {"xy": (n, 2) float32, "key": str}}`` (empty if none).
+
+        A layout with points that are not finite is left out (and said in ``notes``): it is
+        computed again rather than drawn as nothing.
+        """
         import pyarrow.parquet as pq
 
         p = self.path / LAYOUTS
-        if not p.is_file():
+        if not p.exists():
             return {}
+        regular_file(p, "a layouts file (parquet)")
         try:
             table = pq.read_table(p)
+            meta = json.loads((table.schema.metadata or {}).get(b"aereport", b"{}"))
+            keys = meta.get("keys", {}) if isinstance(meta, dict) else None
+            if not isinstance(keys, dict):
+                raise ValueError("its metadata names no layouts")
         except Exception as exc:  # pyarrow's errors for damaged files vary by version
-            raise AEReportError(f"{p}: corrupt layouts cache ({exc}); delete it to recompute") from None
-        meta = json.loads((table.schema.metadata or {}).get(b"aereport", b"{}"))
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AEReportError(f"{p}: corrupt layouts cache; delete it to recompute", error=first) from None
         cols = set(table.column_names)
         out = {}
-        for name, key in meta.get("keys", {}).items():
+        for name, key in keys.items():
             if {f"{name}_x", f"{name}_y"} <= cols:
-                xy = np.column_stack([table[f"{name}_x"].to_numpy(), table[f"{name}_y"].to_numpy()])
-                out[name] = {"xy": xy.astype(np.float32), "key": key}
+                xy = np.column_stack([table[f"{name}_x"].to_numpy(), table[f"{name}_y"].to_numpy()]).astype(np.float32)
+                if not np.isfinite(xy).all():
+                    if notes is not None:
+                        notes.append(f"{p}: layout {name!r} has positions that are not finite; computed again")
+                    continue
+                out[name] = {"xy": xy, "key": str(key)}
         return out
 
     @contextlib.contextmanager
@@ -323,8 +365,8 @@ class Run:
         """The thumbnail atlas (memory-mapped), or None if missing, unreadable or not of ``n`` images."""
         p = self.path / SPRITES
         try:
-            atlas = np.load(p, mmap_mode="r")
-        except (OSError, ValueError):
+            atlas = np.load(regular_file(p, "a thumbnail atlas"), mmap_mode="r")
+        except (OSError, ValueError):  # AEReportError is a ValueError: not a regular file
             return None
         return atlas if atlas.dtype == np.uint8 and atlas.ndim in (3, 4) and len(atlas) == n else None
 
@@ -332,3 +374,20 @@ class Run:
         """Write the thumbnail atlas (atomically)."""
         with atomic_path(self.path / SPRITES) as tmp:
             np.save(tmp, np.ascontiguousarray(atlas, np.uint8))
+
+
+def check_output(out: str | os.PathLike, run: Run, name: str = "out") -> Path:
+    """Refuse an output path that would damage a run: inside the run's folder (its config, its
+    models), the run's folder itself, or a folder holding another run.
+
+    >>> check_output("report.html", Run("runs/mnist"))  # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    out = as_path(out, name)
+    target, home = out.resolve(), run.path.resolve()
+    if target == home or home in target.parents:
+        raise AEReportError(f"{name} {out}: inside the run folder {run.path}; an export never writes into a run. "
+                            "Choose a path outside it", **{name: str(out)})
+    if target.is_dir() and (target / CONFIG).is_file():
+        raise AEReportError(f"{name} {out}: the folder holds another run; choose another path", **{name: str(out)})
+    return out

@@ -21,8 +21,9 @@ from PIL import Image
 
 from aereport import AEReportError
 from aereport.cli import main
-from aereport.state import MARGIN
-from aereport.data import (_IDX_TYPES, load_array, load_folder, load_mnist, read_idx, validate_images,
+from aereport.latent import MARGIN
+from aereport.data.idx import IDX_TYPES
+from aereport.data import (load_array, load_folder, load_mnist, read_idx, validate_images,
                            validate_labels)
 
 from .conftest import CELEBA_DIR, MNIST_DIR
@@ -31,7 +32,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 
 def idx_bytes(arr: np.ndarray, code: int) -> bytes:
-    dtype = np.dtype(_IDX_TYPES[code])
+    dtype = np.dtype(IDX_TYPES[code])
     return bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(dtype).tobytes()
 
 
@@ -51,10 +52,10 @@ def test_read_idx_on_any_bytes_returns_an_array_or_one_clear_error(tmp_path, raw
 
 
 @FAST
-@given(st.sampled_from(sorted(_IDX_TYPES)), hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
+@given(st.sampled_from(sorted(IDX_TYPES)), hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
        st.booleans(), st.data())
 def test_read_idx_round_trips_every_type_and_shape(tmp_path, code, shape, compress, data):
-    dtype = np.dtype(_IDX_TYPES[code])
+    dtype = np.dtype(IDX_TYPES[code])
     arr = data.draw(hnp.arrays(dtype, shape, elements=None if dtype.kind != "f" else st.floats(-1e3, 1e3, width=32)))
     raw = idx_bytes(arr, code)
     path = tmp_path / "a.idx"
@@ -228,7 +229,7 @@ def test_labels_file_without_an_entry_for_every_image(tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda t: (t / "x.txt").write_text("1 2 3"), "expected a .npy or .npz file"),
-    (lambda t: np.save(t / "x.npy", np.array([{"a": 1}], dtype=object)), "not a readable numpy file"),
+    (lambda t: np.save(t / "x.npy", np.array([{"a": 1}], dtype=object)), "holds Python objects, which load only through pickle"),
     (lambda t: np.savez(t / "x.npz", images=np.zeros((3, 4, 4)), test_mask=np.ones(2, bool)),
      "test_mask must hold one bool per image"),
     (lambda t: np.savez(t / "x.npz", images=np.zeros((3, 4, 4)), labels=np.array(["a", "b", "c"])),
@@ -271,10 +272,10 @@ def run_cli(capsys, *args, stream="err") -> tuple[int, str]:
 
 @pytest.mark.parametrize("args, message", [
     (["fit"], "invalid choice: 'fit'"),
-    (["serve", "--run", "{run}", "--port", "99999"], "expected a port number 1-65535"),
-    (["train", "--run", "{tmp}/r", "--learning-rate", "-1"], "learning_rate must be a positive number"),
-    (["train", "--run", "{tmp}/r", "--learning-rate", "nan"], "learning_rate must be a positive number"),
-    (["train", "--run", "{tmp}/r", "--limit", "0"], "expected a positive integer. Received: '0'"),
+    (["serve", "--run", "{run}", "--port", "99999"], "port must be a positive integer up to 65,535. Received: port=99999"),
+    (["train", "--run", "{tmp}/r", "--learning-rate", "-1"], "learning_rate must be a finite number above 0 and below 10"),
+    (["train", "--run", "{tmp}/r", "--learning-rate", "nan"], "learning_rate must be a finite number above 0 and below 10"),
+    (["train", "--run", "{tmp}/r", "--limit", "0"], "limit must be a positive integer. Received: limit=0"),
     (["export", "{run}", "/proc/report.html"], "/proc/report.html: cannot write there"),
     (["export", "{tmp}/nothing", "{tmp}/out.html"], "not a run directory"),
     (["info", "--run", "{tmp}/nothing"], "not a run directory"),
@@ -319,11 +320,12 @@ def _dataset_gone(run):
 @pytest.mark.parametrize("damage, command, message", [
     (lambda r: (r / "config.json").write_text("{oops"), "info", "config.json: corrupt JSON"),
     (lambda r: (r / "config.json").write_text("[1, 2]"), "info", "config.json: expected a JSON dict"),
-    (lambda r: (r / "history.json").write_text("{}"), "info", "history.json: expected a JSON list"),
-    (lambda r: (r / "layouts.parquet").write_bytes(b"PAR1 damaged"), "info", "corrupt layouts cache"),
-    (lambda r: (r / "autoencoder.keras").unlink(), "layouts", "no trained model yet"),
+    (lambda r: (r / "history.json").write_text("{}"), "train", "history.json: expected a JSON list"),
+    (lambda r: (r / "history.json").write_text("[1, 2]"), "train", "history.json: record 0 is not an epoch record"),
+    (lambda r: (r / "layouts.parquet").write_bytes(b"PAR1 damaged"), "layouts", "corrupt layouts cache"),
+    (lambda r: (r / "autoencoder.keras").unlink(), "layouts", "holds no trained model (autoencoder.keras is missing)"),
     (lambda r: (r / "autoencoder.keras").write_bytes((r / "autoencoder.keras").read_bytes()[:5000]),
-     "layouts", "autoencoder.keras: cannot load the model"),
+     "layouts", "autoencoder.keras: not a Keras model archive"),
     (_not_an_autoencoder, "layouts", "expected a model with layers named 'encoder' and 'decoder'"),
     (_dataset_swapped, "layouts", "expects images of shape (28, 28) but dataset 'dataset' has (10, 10)"),
     (_dataset_gone, "layouts", "dataset.npz: file not found"),
@@ -362,12 +364,12 @@ def state(trained_run):
 @pytest.mark.parametrize("layout, x, y", [("ae", 1e30, -1e30), ("ae", -3e38, 5.0), ("pca", 1e12, 0.0),
                                           ("tsne", 0.0, -1e9)])
 def test_positions_far_outside_the_data_are_clamped_and_said_so(state, layout, x, y):
-    image, how = state.decode_position(layout, x, y)
+    image, how = state.latent.decode(layout, x, y)
     assert np.isfinite(image).all() and "far outside the data" in how
     xy = state.layouts[layout]
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     edge = np.clip([x, y], lo - MARGIN * (hi - lo), hi + MARGIN * (hi - lo))
-    np.testing.assert_array_equal(image, state.decode_position(layout, *edge)[0])
+    np.testing.assert_array_equal(image, state.latent.decode(layout, *edge)[0])
 
 
 @pytest.mark.parametrize("layout, x, y, message", [
@@ -377,7 +379,7 @@ def test_positions_far_outside_the_data_are_clamped_and_said_so(state, layout, x
 ])
 def test_positions_that_cannot_be_decoded(state, layout, x, y, message):
     with pytest.raises(AEReportError, match=message):
-        state.decode_position(layout, x, y)
+        state.latent.decode(layout, x, y)
 
 
 def test_training_requests_while_busy_or_empty(state):
