@@ -4,7 +4,7 @@ OpenBLAS runs a matrix product on every core, and its worker threads then spin ~
 they sleep. For the small products a server runs per request — a tap's decode (0.1 ms of
 arithmetic), a zoom's categorical shading (an H×W×labels by labels×3 product) — that spinning
 was most of the request's CPU, taken from the event loop and every other session
-(BENCHMARKS.md, "Session 15" and "Session 19"). Large work (an encoding of the whole dataset)
+(BENCHMARKS.md, "Tap latency" and "Zoom"). Large work (an encoding of the whole dataset)
 keeps every core.
 """
 from __future__ import annotations

@@ -68,18 +68,17 @@ class RunCheckpoint(keras.callbacks.Callback):
                 cb.on_checkpoint(record)
 
 
-class ParamProgress(keras.callbacks.Callback):
-    """Write progress into a ``param.Parameterized`` target that views watch.
+class Progress(keras.callbacks.Callback):
+    """Report training as :class:`~aereport.status.Status` values: ``update(values)`` with
+    ``progress`` (0..1 through the planned batches) and ``loss`` about ten times an epoch, and
+    ``epoch``, ``loss`` and ``history`` (every epoch record so far) after each checkpoint.
 
-    The target needs parameters ``progress`` (0..1 through the planned batches), ``loss``,
-    ``epoch`` and ``history`` (list of epoch records).
-
-    >>> train(run, ds, epochs=2, callbacks=[ParamProgress(state)])  # doctest: +SKIP
+    >>> train(run, ds, epochs=2, callbacks=[Progress(print, run.history)])  # doctest: +SKIP
     """
 
-    def __init__(self, target):
+    def __init__(self, update, history=()):
         super().__init__()
-        self.target = target
+        self.update, self.history = update, list(history)
         self.first, self.total, self.steps, self.epoch_index = 0, 1, 1, 0
 
     def set_plan(self, first: int, last: int, steps: int) -> None:
@@ -97,8 +96,16 @@ class ParamProgress(keras.callbacks.Callback):
         values = {"progress": min(1.0, done / self.total)}
         if logs and "loss" in logs:
             values["loss"] = float(logs["loss"])
-        self.target.param.update(**values)
+        self.update(values)
 
     def on_checkpoint(self, record: dict) -> None:
-        self.target.param.update(epoch=record["epoch"], loss=record["loss"],
-                                 history=list(self.target.history) + [record])
+        self.history.append(record)
+        self.update({"epoch": record["epoch"], "loss": record["loss"], "history": list(self.history)})
+
+
+def ParamProgress(target) -> Progress:  # noqa: N802 - reads as the class it makes
+    """A :class:`Progress` writing into ``target``'s parameters (a :class:`~aereport.status.Status`).
+
+    >>> train(run, ds, epochs=2, callbacks=[ParamProgress(state)])  # doctest: +SKIP
+    """
+    return Progress(lambda values: target.param.update(**values), target.history)

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .blas import blas_threads
-from .model import Autoencoder
+from .autoencoder import Autoencoder
 
 
 def _sigmoid(x):

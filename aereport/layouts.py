@@ -34,7 +34,7 @@ LAYOUT_TITLES = {"ae": "Autoencoder latent", "umap": "UMAP", "tsne": "t-SNE", "p
 def _flat(X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim < 2 or len(X) < 2:
-        raise AEReportError(f"a layout needs at least 2 samples as an (n, ...) array. Received: shape={X.shape}")
+        raise AEReportError("a layout needs at least 2 samples as an (n, ...) array", shape=X.shape)
     return X.reshape(len(X), -1)
 
 
@@ -183,7 +183,7 @@ def import_umap():
 
 
 # umap-learn's kernels that a layout from a given neighbour graph compiles, and which it does not
-# ask numba to cache: ~4.5 s of every process's first UMAP (BENCHMARKS.md "Session 21"; its
+# ask numba to cache: ~4.5 s of every process's first UMAP (BENCHMARKS.md "Layouts"; its
 # epoch kernel, jitted anew on each call, cannot be). Numba keys a cached kernel by its source
 # file's stamp and its signature, so a new umap-learn recompiles.
 UMAP_KERNELS = {"umap.umap_": ("smooth_knn_dist", "compute_membership_strengths")}
@@ -256,7 +256,7 @@ def opentsne_fft_by_scipy(workers: int) -> None:
     looks up ``np.fft.rfft2`` at each call), on one thread. Its grid grows with the embedding,
     to ~1200 × 1200 at 70k points, where nine transforms are half of each late iteration; SciPy's
     pocketfft does the same transforms in about half the time on one thread, and splits them over
-    several. t-SNE of full MNIST alone: 70.5 → 54.2 s, the same quality (BENCHMARKS.md "Session 23").
+    several. t-SNE of full MNIST alone: 70.5 → 54.2 s, the same quality (BENCHMARKS.md "Layouts").
     The result does not depend on ``workers``, but differs from NumPy's in the last bits, which
     t-SNE's iterations amplify: the same layout up to such differences, not the same array.
 
@@ -275,7 +275,7 @@ class TSNELayout:
     (250, openTSNE's is 500) is where the layout's neighbourhoods stop improving: from there on
     10-NN label accuracy and trustworthiness stay flat while the clusters only drift apart, and
     the other 250 iterations would be half of t-SNE's time at 70k points (BENCHMARKS.md
-    "Session 24"). Pass ``n_iter=500`` for openTSNE's own schedule.
+    "Layouts"). Pass ``n_iter=500`` for openTSNE's own schedule.
 
     >>> TSNELayout(perplexity=5).fit_transform(np.random.rand(60, 16)).shape  # doctest: +SKIP
     (60, 2)
@@ -321,7 +321,7 @@ def make_layout(name: str, encoder=None, model_version: str = ""):
     check_choice("layout", name, LAYOUTS)
     if name == "ae":
         if encoder is None:
-            raise AEReportError("layout 'ae' needs the trained encoder. Received: encoder=None")
+            raise AEReportError("layout 'ae' needs the trained encoder", encoder=None)
         return LatentLayout(encoder, model_version)
     return {"umap": UMAPLayout, "tsne": TSNELayout, "pca": PCALayout}[name]()
 
@@ -370,7 +370,7 @@ def _compute(images, names, encoder, model_version, cache, out, on_start, on_don
         if on_done:
             on_done(name, out[name])
 
-    executor = None
+    worker = None
     if ({"umap", "tsne"} <= {layout.name for layout, _ in todo} and len(images) >= SIDE_BY_SIDE_MIN
             and (os.cpu_count() or 1) > 1):
         umap_layout, umap_key = next(item for item in todo if item[0].name == "umap")
@@ -378,49 +378,33 @@ def _compute(images, names, encoder, model_version, cache, out, on_start, on_don
         if on_start:
             on_start("umap")
         umap_start = time.perf_counter()
-        executor, future = _start_beside(umap_layout, images)
+        worker, future = _start_beside(umap_layout, images)
     try:
         for layout, key in todo:
             if on_start:
                 on_start(layout.name)
             start = time.perf_counter()
             done(layout.name, key, layout.fit_transform(images), start)
-        if executor:
+        if worker:
             done("umap", umap_key, future.result(), umap_start)
     finally:
-        if executor:
-            executor.shutdown(wait=False, cancel_futures=True)
-
-
-def die_with_parent() -> None:
-    """Have the OS kill this process when its parent dies (Linux; elsewhere a no-op): a killed
-    server or CLI leaves no child computing for nobody.
-
-    >>> die_with_parent()  # doctest: +SKIP
-    """
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (AttributeError, OSError):
-        pass
+        if worker:
+            worker.close(kill=True)  # an error here: UMAP's process is not waited for
 
 
 def _start_beside(layout: "UMAPLayout", images: np.ndarray):
-    """``layout.fit_graph`` of the images' neighbour graph in a fresh process: (executor, future)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """``layout.fit_graph`` of the images' neighbour graph in a fresh process at this one's
+    priority: (the worker, the future of its result)."""
+    from .background import Worker
 
     graph = neighbour_graph(images, layout.pca, layout.random_state)
-    # spawn, not fork: this process may hold TensorFlow's and BLAS's threads
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
-    return executor, executor.submit(layout.fit_graph, *graph)
+    worker = Worker(nice=0, keep_alive=False)
+    return worker, worker.submit(layout.fit_graph, *graph)
 
 
 class LayoutProgress:
     """A tqdm bar over the layouts still to compute; pass ``**progress.callbacks`` to
-    :func:`aereport.state.ensure_layouts` or :meth:`aereport.state.ReportState.open`.
+    :func:`aereport.runs.ensure_layouts` or :meth:`aereport.state.ReportState.open`.
 
     >>> with LayoutProgress(["ae", "umap"], run.load_layouts()) as progress:  # doctest: +SKIP
     ...     ReportState.open(run.path, **progress.callbacks)
@@ -433,24 +417,10 @@ class LayoutProgress:
         self.bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
                         unit="layout")
         self.callbacks = dict(on_start=lambda name: self.bar.set_description(f"layout {name}"),
-                              on_done=lambda name: self.bar.update(1))
+                              on_done=lambda name, *_: self.bar.update(1))
 
     def __enter__(self) -> "LayoutProgress":
         return self
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
-
-
-def model_version(ae) -> str:
-    """A short fingerprint of a model's weights (changes whenever training changes them).
-
-    >>> from aereport.model import build_autoencoder
-    >>> len(model_version(build_autoencoder((4, 4))))
-    12
-    """
-    h = hashlib.sha1()
-    for w in ae.encoder.get_weights():
-        h.update(np.ascontiguousarray(w).tobytes())
-    return h.hexdigest()[:12]
-

@@ -9,37 +9,16 @@ can be taken apart again. Nothing here imports a UI library.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
+
 import numpy as np
 
 from ._validation import AEReportError, check_choice, check_positive_int
+from .autoencoder import Autoencoder, architecture  # noqa: F401  architecture: the model's layers, for users
 
 PRESETS = ("dense", "seed", "conv")
 CUSTOM = "custom"  # a run around a user's own encoder and decoder (see from_models)
 DEFAULT_PRESET = "dense"
-
-
-@dataclasses.dataclass(frozen=True)
-class Autoencoder:
-    """The three models of an autoencoder; ``model`` is ``decoder(encoder(x))``, compiled."""
-
-    encoder: "keras.Model"  # noqa: F821
-    decoder: "keras.Model"  # noqa: F821
-    model: "keras.Model"  # noqa: F821
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.encoder.output_shape[-1])
-
-    @property
-    def img_shape(self) -> tuple[int, ...]:
-        return tuple(self.encoder.input_shape[1:])
-
-    @classmethod
-    def from_model(cls, model) -> "Autoencoder":
-        """Take a stacked model (as saved in a run) apart into encoder and decoder."""
-        return cls(model.get_layer("encoder"), model.get_layer("decoder"), model)
 
 
 def _dense_coders(img_shape, latent_dim, n_layers, n_units, activation, output_activation):
@@ -104,6 +83,18 @@ def _conv_coders(img_shape, latent_dim, n_layers, n_units):
     return encoder, keras.Model(z_in, x, name="decoder")
 
 
+def _shape(img_shape) -> tuple[int, ...]:
+    """``img_shape`` as a tuple of 2 or 3 positive ints, or a clear error."""
+    try:
+        shape = tuple(int(s) for s in img_shape)
+        ok = list(shape) == list(img_shape) and len(shape) in (2, 3) and min(shape) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise AEReportError("img_shape must be (height, width) or (height, width, channels)", img_shape=img_shape)
+    return shape
+
+
 def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, latent_dim: int = 2,
                       n_layers: int = 2, n_units: int | None = None,
                       learning_rate: float | None = None) -> Autoencoder:
@@ -129,10 +120,7 @@ def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, 
     latent_dim = check_positive_int("latent_dim", latent_dim)
     n_layers = check_positive_int("n_layers", n_layers)
     n_units = check_positive_int("n_units", n_units if n_units is not None else default_units(preset))
-    img_shape = tuple(int(s) for s in img_shape)
-    if len(img_shape) not in (2, 3) or min(img_shape) < 1:
-        raise AEReportError(f"img_shape must be (height, width) or (height, width, channels). "
-                            f"Received: img_shape={img_shape!r}")
+    img_shape = _shape(img_shape)
 
     if preset == "seed":
         encoder, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, None, None)
@@ -163,34 +151,35 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...],
     import keras
     from keras import layers
 
-    img_shape = tuple(int(s) for s in img_shape)
+    img_shape = _shape(img_shape)
     for role, m in (("encoder", encoder), ("decoder", decoder)):
         if not isinstance(m, keras.Model):
-            raise AEReportError(f"{role} must be a keras.Model. Received: {type(m).__name__}")
+            raise AEReportError(f"{role} must be a keras.Model", **{role: type(m).__name__})
         try:
             m.input_shape
         except (AttributeError, ValueError):
             raise AEReportError(f"{role} has no known input shape; build it (call it once on data, or "
-                                "start it with keras.Input) before passing it") from None
+                                "start it with keras.Input) before passing it", **{role: m.name}) from None
     enc_in = tuple(encoder.input_shape[1:])
     if None in enc_in or math.prod(enc_in) != math.prod(img_shape):
-        raise AEReportError(f"encoder expects inputs of shape {enc_in} but the images are {img_shape}")
+        raise AEReportError(f"encoder expects inputs of shape {enc_in} but the images are {img_shape}",
+                            image_shape=img_shape)
     x = inputs = keras.Input(img_shape, name="image")
     if enc_in != img_shape:
         x = layers.Reshape(enc_in)(x)
     z = _call_flat(encoder, x)
     if len(z.shape) != 2:
-        raise AEReportError(f"encoder must output one flat code per image, shape (batch, latent_dim). "
-                            f"Received: {tuple(z.shape)}")
+        raise AEReportError("encoder must output one flat code per image, shape (batch, latent_dim)",
+                            code_shape=tuple(z.shape))
     latent_dim = int(z.shape[-1])
     if tuple(decoder.input_shape[1:]) != (latent_dim,):
-        raise AEReportError(f"decoder expects inputs of shape {tuple(decoder.input_shape[1:])} but the "
-                            f"encoder's codes have shape ({latent_dim},)")
+        raise AEReportError(f"decoder expects inputs of shape {tuple(decoder.input_shape[1:])}; it must take the "
+                            "encoder's codes", code_shape=(latent_dim,))
     wrapped_encoder = keras.Model(inputs, z, name="encoder")
     y = z_in = keras.Input((latent_dim,), name="z")
     y = _call_flat(decoder, y)
     if math.prod(y.shape[1:]) != math.prod(img_shape):
-        raise AEReportError(f"decoder outputs shape {tuple(y.shape[1:])}; expected images of {img_shape}")
+        raise AEReportError(f"decoder must output images of {img_shape}", output_shape=tuple(y.shape[1:]))
     if tuple(y.shape[1:]) != img_shape:
         y = layers.Reshape(img_shape)(y)
     wrapped_decoder = keras.Model(z_in, y, name="decoder")
@@ -249,7 +238,7 @@ def default_units(preset: str) -> int:
 # Adam needs steps, not epochs: at 256 images a batch, the 4,299 training images of a 5,000-image
 # MNIST subset make 17 steps an epoch, and 8 epochs left the default model behind the tutorial's
 # linear one (test MSE 0.0577 against 0.0568; at batch 64, 0.0492). Smaller datasets get smaller
-# batches, down to the tutorial's 64 (BENCHMARKS.md "Session 24").
+# batches, down to the tutorial's 64 (BENCHMARKS.md "Training").
 MIN_STEPS_PER_EPOCH = 100
 
 
@@ -312,48 +301,7 @@ def decode_at(decoder, x: float, y: float) -> np.ndarray:
     """
     z = np.array([[x, y]], dtype=np.float32)
     if not np.all(np.isfinite(z)):
-        raise AEReportError(f"latent position must be finite. Received: x={x!r}, y={y!r}")
+        raise AEReportError("latent position must be finite", x=x, y=y)
     if decoder.input_shape[-1] != 2:
-        raise AEReportError(
-            f"decode_at needs a decoder with a 2-D latent input. Received: latent_dim={decoder.input_shape[-1]}")
+        raise AEReportError("decode_at needs a decoder with a 2-D latent input", latent_dim=decoder.input_shape[-1])
     return np.asarray(decoder.predict_on_batch(z))[0]
-
-
-def architecture(ae: Autoencoder) -> list[dict]:
-    """The layers of ``ae`` in order, for diagrams: ``[{"name", "kind", "units", "part"}, ...]``.
-
-    ``units`` is the layer's output size (neurons for Dense, values for other layers).
-
-    >>> [l["units"] for l in architecture(build_autoencoder((28, 28), preset="seed"))]
-    [784, 128, 128, 2, 128, 128, 784]
-    """
-    rows = [{"name": "input", "kind": "Input", "units": math.prod(ae.img_shape), "part": "input"}]
-    for part, model in (("encoder", ae.encoder), ("decoder", ae.decoder)):
-        for layer in _layers(model):
-            if layer["kind"] in ("InputLayer", "Flatten", "Reshape", "Cropping2D"):
-                continue
-            shape = tuple(layer["shape"])
-            rows.append({"name": layer["name"], "kind": layer["kind"], "units": math.prod(shape),
-                         "shape": shape, "part": part, "activation": layer["activation"]})
-    rows[-1]["part"] = "output"
-    return rows
-
-
-def _layers(model):
-    """``{"name", "kind", "shape", "activation"}`` of every layer, nested models flattened; a NumPy
-    model (:class:`aereport.inference.Chain`) lists its own."""
-    from .inference import Chain
-
-    if isinstance(model, Chain):
-        yield from model.layers
-        return
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
-        else:
-            act = getattr(layer, "activation", None)
-            yield {"name": layer.name, "kind": type(layer).__name__, "shape": layer.output.shape[1:],
-                   "activation": getattr(act, "__name__", None)}
-

@@ -13,6 +13,8 @@ Pure numpy: the views turn the raster into a HoloViews ``RGB`` over the plot.
 """
 from __future__ import annotations
 
+import base64
+import io
 from typing import NamedTuple
 
 import numpy as np
@@ -164,3 +166,16 @@ def grid(images: np.ndarray, columns: int = 10, gap: int = 1) -> np.ndarray:
         r, c = divmod(i, columns)
         out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = img
     return out
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    """An (H, W, 4) uint8 image as a ``data:image/png`` URI (for a page that asks for no file).
+
+    >>> png_data_uri(np.zeros((1, 1, 4), np.uint8))[:22]
+    'data:image/png;base64,'
+    """
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import AEReportError
-from .store import atomic_path
+from .files import atomic_path, make_folder
 
 SHARD_BYTES = 4 * 1024 * 1024
 SUPPORTED = {"InputLayer", "Dense", "Flatten", "Reshape", "Conv2D", "Conv2DTranspose", "Cropping2D",
@@ -54,14 +54,13 @@ def tfjs_topology(model) -> dict:
 
     if not isinstance(model, Chain) and (not hasattr(model, "get_config")
                                          or type(model).__name__ not in ("Functional", "Model")):
-        raise AEReportError(f"TF.js export needs a functional keras.Model. Received: {type(model).__name__}")
+        raise AEReportError("TF.js export needs a functional keras.Model", model=type(model).__name__)
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
         kind = layer["class_name"]
         if kind not in SUPPORTED:
-            raise AEReportError(
-                f"TF.js export does not support layer {layer['config'].get('name')!r} of type {kind}; "
-                f"supported: {', '.join(sorted(SUPPORTED))}")
+            raise AEReportError(f"TF.js export supports layers of the types {', '.join(sorted(SUPPORTED))}",
+                                layer=f"{layer['config'].get('name')} ({kind})")
         cfg = layer["config"]
         if kind == "InputLayer":
             cfg["batch_input_shape"] = cfg.pop("batch_shape")
@@ -101,11 +100,7 @@ def save_tfjs(model, out_dir: str | os.PathLike) -> list[Path]:
     [PosixPath('report/decoder/group1-shard1of1.bin'), PosixPath('report/decoder/model.json')]
     """
     topology = tfjs_topology(model)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AEReportError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    out = make_folder(out_dir)
 
     specs, blobs = [], []
     for name, w in _named_weights(model):

@@ -11,18 +11,21 @@ same weights as one that ran straight through (same seed, same result).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ._validation import AEReportError, check_choice, check_non_negative_int, check_positive_int
+from ._validation import AEReportError, check_choice, check_non_negative_int, check_number, check_positive_int
 from .data import Dataset
-from .model import CUSTOM, PRESETS, Autoencoder, build_autoencoder, default_batch_size
+from .files import check_memory
+from .model import CUSTOM, PRESETS, Autoencoder, build_autoencoder, default_batch_size, default_units
 from .store import Run, save_dataset
 
 
+SEED_MAX = 2 ** 31 - 1  # NumPy's, Python's and TensorFlow's seeds all take it (each epoch adds one)
 # The held-out loss needs no gradients: large batches cost the epoch least (a 64-image batch size
 # made validation a fifth of the seed preset's epoch).
 VALIDATION_BATCH = 2048
@@ -48,15 +51,35 @@ class TrainingConfig:
     def __post_init__(self):
         check_choice("preset", self.preset, PRESETS + (CUSTOM,))
         check_positive_int("latent_dim", self.latent_dim)
-        check_positive_int("n_layers", self.n_layers)
+        check_positive_int("n_layers", self.n_layers, maximum=64)
         if self.n_units is not None:
-            check_positive_int("n_units", self.n_units)
+            check_positive_int("n_units", self.n_units, maximum=65536)
         if self.batch_size is not None:
-            check_positive_int("batch_size", self.batch_size)
-        if self.learning_rate is not None and not (0 < float(self.learning_rate) < 10):
-            raise AEReportError(
-                f"learning_rate must be a positive number below 10. Received: learning_rate={self.learning_rate!r}")
-        check_non_negative_int("seed", self.seed)
+            check_positive_int("batch_size", self.batch_size, maximum=1 << 20)
+        if self.learning_rate is not None:
+            check_number("learning_rate", self.learning_rate, 0, 10)
+        check_non_negative_int("seed", self.seed, maximum=SEED_MAX)
+        if not (isinstance(self.dataset, dict) and isinstance(self.dataset.get("name"), str)):
+            raise AEReportError("dataset must be a spec {'name': str, 'options': {...}}", dataset=self.dataset)
+
+    def check_fits(self, img_shape: tuple[int, ...]) -> None:
+        """Refuse a model that cannot be what was meant for images of ``img_shape``: a code
+        wider than an image, or more weights than this machine's memory holds while training.
+
+        >>> TrainingConfig(latent_dim=1000).check_fits((28, 28))
+        Traceback (most recent call last):
+        ...
+        aereport._validation.AEReportError: latent_dim must be at most the values of one image (784 for images of shape (28, 28)): a wider code compresses nothing. Received: latent_dim=1000
+        """
+        values = math.prod(img_shape)
+        if self.latent_dim > values:
+            raise AEReportError(f"latent_dim must be at most the values of one image ({values} for images of shape "
+                                f"{tuple(img_shape)}): a wider code compresses nothing", latent_dim=self.latent_dim)
+        units = self.n_units or default_units(self.preset)
+        params = 2 * (values * units + (self.n_layers - 1) * units * units + units * self.latent_dim)
+        # weights, their gradients and Adam's two moments, in float32
+        check_memory(16 * params, f"a model of {params:,} weights (n_units={units}, n_layers={self.n_layers})",
+                     "training")
 
     @property
     def batch_size_or_default(self) -> int:
@@ -77,6 +100,7 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
 
     >>> new_run("runs/x", TrainingConfig(), load_dataset())  # doctest: +SKIP
     """
+    config.check_fits(dataset.image_shape)
     record = dataclasses.asdict(config)
     if config.batch_size is None:  # recorded, so that resuming trains on as the run began
         held_out = _held_out(dataset)
@@ -93,7 +117,8 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
     return Run.create(path, record)
 
 
-def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: int = 0) -> Run:
+def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: int = 0,
+              extra: dict | None = None) -> Run:
     """A run around models trained elsewhere (see :func:`aereport.model.from_models`).
 
     The run keeps the images and the models, so it can be reopened, served, exported and
@@ -102,18 +127,17 @@ def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: 
     >>> run = adopt_run("runs/mine", from_models(enc, dec, (28, 28)), ds)  # doctest: +SKIP
     """
     check_compatible(ae, dataset, "the encoder")
-    from .layouts import model_version
+    from .autoencoder import model_version
 
     config = TrainingConfig(preset=CUSTOM, latent_dim=ae.latent_dim, seed=seed)
-    run = new_run(path, config, dataset, keep_dataset=True, extra={"adopted_model": model_version(ae)})
-    try:
-        run.save_epoch(ae, [])
-    except Exception as exc:  # Keras refuses models it cannot serialise (custom layers, Lambdas)
-        for leftover in run.path.iterdir():  # no half-made run that would later be read as valid
-            leftover.unlink()
-        raise AEReportError(f"cannot save your model into {run.path} ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}); register custom layers "
-                            "with keras.saving.register_keras_serializable") from None
+    with Run.creating(path):  # no half-made run that would later be read as valid
+        run = new_run(path, config, dataset, keep_dataset=True, extra={"adopted_model": model_version(ae), **(extra or {})})
+        try:
+            run.save_epoch(ae, [])
+        except Exception as exc:  # Keras refuses models it cannot serialise (custom layers, Lambdas)
+            raise AEReportError(f"cannot save your model into {run.path}; register custom layers with "
+                                "keras.saving.register_keras_serializable",
+                                error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return run
 
 
@@ -139,7 +163,7 @@ def check_compatible(ae: Autoencoder, dataset: Dataset, where: str = "model") ->
     if tuple(ae.img_shape) != tuple(dataset.image_shape):
         raise AEReportError(
             f"{where} expects images of shape {tuple(ae.img_shape)} but dataset {dataset.name!r} has "
-            f"{tuple(dataset.image_shape)}; train a new run for this dataset")
+            f"{tuple(dataset.image_shape)}; train a new run for this dataset", image_shape=tuple(dataset.image_shape))
 
 
 def _held_out(dataset: Dataset) -> np.ndarray | None:

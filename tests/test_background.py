@@ -1,76 +1,111 @@
-"""A served report is usable before UMAP and t-SNE exist: they follow from a background process."""
+"""One way to run work in a low-priority child process (aereport.background): calls, progress,
+errors in one line, a child that dies, and children that never outlive their parent."""
 from __future__ import annotations
 
-import shutil
+import os
+import signal
+import subprocess
+import sys
 import time
 
-import numpy as np
-import panel as pn
-from bokeh.document import Document
+import pytest
 
-from aereport.report import Report
-from aereport.state import ReportState
-from aereport.store import Run
+from aereport import AEReportError
+from aereport.background import Worker, WorkerDied
 
 
-def wait_until(condition, timeout=180):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.2)
+def count(n: int, progress=None) -> int:
+    for i in range(n):
+        progress({"step": i + 1, "pid": os.getpid()})
+    return n * n
 
 
-def test_layouts_join_the_open_report_as_they_are_computed(trained_run, tmp_path):
-    run_dir = tmp_path / "run"
-    shutil.copytree(trained_run, run_dir)
-    run, expected = Run(run_dir), Run(trained_run).load_layouts()
-    run.save_layouts({"ae": expected["ae"]}, None)  # a run with only its autoencoder layout
-
-    start = time.perf_counter()
-    state = ReportState.open(run_dir, layouts=["ae", "pca", "umap"], background=True)
-    assert time.perf_counter() - start < 30  # no layout was computed before returning
-    assert list(state.layouts) == ["ae"] and state.layouts_pending == ["pca", "umap"]
-
-    report = Report(state=state)
-    page = pn.panel(report)
-    page.get_root(Document())
-    page.select(pn.Tabs)[0].active = 1  # the Decoder tab opened too: a tab's view is made then
-    buttons = page.select(pn.widgets.RadioButtonGroup)  # Embeddings' and Decoder's layout buttons
-    assert [list(b.options) for b in buttons] == [["Autoencoder latent"]] * 2
-    report.explore.__panel__()  # the Explore tab drawn before the layouts arrive
-    assert report.embeddings.param.layout.objects == ["ae"]
-    assert report.decoder.param.layout.objects == ["ae"]
-    note = report.embeddings._pending_layouts()
-    assert note.visible and note[1].value.startswith("Computing PCA in the background (UMAP next)")
-
-    wait_until(lambda: "pca" in state.layouts)
-    report.sync()  # what a served session is told to do when the shared state changes
-    assert report.embeddings.param.layout.objects == ["ae", "pca"]
-    assert [list(b.options) for b in buttons] == [["Autoencoder latent", "PCA"]] * 2
-    assert note[1].value.startswith("Computing UMAP in the background:")
-    np.testing.assert_allclose(state.layouts["pca"], expected["pca"]["xy"], atol=1e-4)
-
-    wait_until(lambda: not state.layouts_pending)
-    report.sync()
-    assert report.embeddings.param.layout.objects == ["ae", "umap", "pca"]
-    assert not note.visible and state.message == ""
-    report.embeddings.layout = "umap"  # the new layout draws
-    assert set(run.load_layouts()) == {"ae", "pca", "umap"}  # saved: the next start has them at once
-    # The Explore tab grew a pane and a neighbour strip for each.
-    assert report.explore.layouts == ["ae", "umap", "pca"] and len(report.explore._grid.objects) == 3
-    report.explore.picked = 7
-    strips = report.explore.neighbour_strips()
-    assert set(strips) == {"pixels", "ae", "umap", "pca"} and "pixel-space neighbours" in strips["umap"][1]
+def fail(kind: str):
+    if kind == "ours":
+        raise AEReportError("runs/x/config.json: corrupt JSON", file="runs/x/config.json")
+    raise ZeroDivisionError("division by zero\nsecond line")
 
 
-def test_a_failed_background_layout_is_reported_and_the_rest_still_come(trained_run, tmp_path):
-    run_dir = tmp_path / "run"
-    shutil.copytree(trained_run, run_dir)
-    expected = Run(trained_run).load_layouts()
-    Run(run_dir).save_layouts({"ae": expected["ae"]}, None)
-    state = ReportState.open(run_dir, layouts=["ae"])
-    (run_dir / "autoencoder.keras").write_bytes(b"not a model")  # the child process cannot load it
-    state.compute_async(["pca"]).result(timeout=180)
-    assert list(state.layouts) == ["ae"] and state.layouts_pending == []
-    assert state.message.startswith("Layout PCA failed: ") and "autoencoder.keras: cannot load" in state.message
-    assert "Traceback" not in state.message and "\n" not in state.message
+def sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_call_runs_in_a_child_at_the_lowest_priority_and_reports_progress():
+    worker = Worker()
+    try:
+        seen = []
+        assert worker.call(count, 3, progress=seen.append) == 9
+        assert [s["step"] for s in seen] == [1, 2, 3]
+        child = seen[0]["pid"]
+        assert child == worker.pid != os.getpid()
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(os.getpriority(os.PRIO_PROCESS, 0) + 19, 19)
+        assert worker.call(count, 2) == 4 and worker.pid == child  # kept for the next call
+    finally:
+        worker.close()
+    assert worker.pid is None
+
+
+def test_errors_come_back_as_one_line():
+    worker = Worker()
+    try:
+        with pytest.raises(AEReportError, match=r"^runs/x/config.json: corrupt JSON. Received: file='runs/x/config.json'$"):
+            worker.call(fail, "ours")
+        with pytest.raises(AEReportError, match=r"^ZeroDivisionError: division by zero$"):
+            worker.call(fail, "theirs")
+        with pytest.raises(AEReportError, match="cannot start the background work"):
+            worker.call(lambda: 1)  # nothing the child can import
+        assert worker.call(count, 1) == 1  # still in step
+    finally:
+        worker.close()
+
+
+def test_a_killed_child_is_said_and_the_next_call_starts_another():
+    worker = Worker()
+    job = worker.submit(sleep, 60)
+    deadline = time.time() + 30
+    while worker.pid is None and time.time() < deadline:
+        time.sleep(0.05)
+    first = worker.pid
+    time.sleep(0.5)
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(WorkerDied, match=r"the background process stopped before it finished. Received: exit_code=-9"):
+        job.result(timeout=30)
+    try:
+        assert worker.call(sleep, 0) not in (first, os.getpid())
+    finally:
+        worker.close()
+
+
+def test_a_worker_that_does_not_keep_its_child():
+    worker = Worker(keep_alive=False, nice=0)
+    assert worker.call(count, 2) == 4 and worker.pid is None
+
+
+PARENT = """
+import sys, time
+from aereport.background import Worker
+from tests.test_background import sleep
+worker = Worker()
+job = worker.submit(sleep, 300)
+while worker.pid is None:
+    time.sleep(0.05)
+print(worker.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_child_dies_with_its_parent():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
+                              cwd=os.path.dirname(os.path.dirname(__file__)))
+    child = int(parent.stdout.readline())
+    parent.kill()  # no atexit hook runs: the kernel's parent-death signal must end the child
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the child {child} outlived its parent")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from aereport.inference import Chain, load_autoencoder
-from aereport.layouts import model_version
+from aereport.autoencoder import model_version
 from aereport.model import architecture, build_autoencoder, from_models
 from aereport.store import Run
 
@@ -150,7 +150,7 @@ from aereport.state import ReportState
 state = ReportState.open({str(trained_run)!r})
 Report(state=state).__panel__()
 for layout in state.layouts:
-    state.decode_position(layout, 0.5, -0.5)
+    state.latent.decode(layout, 0.5, -0.5)
 state.sample(0)
 export_report(state, {str(tmp_path / "report.html")!r})
 export_report(state, {str(tmp_path / "site")!r}, fmt="dir")

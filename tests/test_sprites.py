@@ -97,14 +97,14 @@ def test_neighbours_in_pixel_space_and_on_each_layout(state):
     assert found["pixels"].tolist() == np.argsort(d, kind="stable")[:5].tolist()
     xy = state.layouts["umap"]
     assert set(found["umap"]) == set(np.argsort(np.hypot(*(xy - xy[7]).T))[1:6])
-    with pytest.raises(Exception, match="index must be in"):
+    with pytest.raises(Exception, match=r"index must be an integer in \[0, 5000\). Received: index=5000"):
         state.neighbours(len(state.dataset))
 
 
 def test_a_path_decodes_its_ends_exactly(state):
     a, b = np.median(state.layouts["ae"], axis=0), state.layouts["ae"][3]
-    strip = state.decode_path("ae", a, b, steps=5)
+    strip = state.latent.path("ae", a, b, 5)
     assert strip.shape == (5, 28, 28)
-    assert np.abs(strip[0] - state.decode_position("ae", *a)[0]).max() < 1e-5
-    assert np.abs(strip[-1] - state.decode_position("ae", *b)[0]).max() < 1e-5
-    assert state.nearest("ae", *b) == 3 or np.allclose(state.layouts["ae"][state.nearest("ae", *b)], b)
+    assert np.abs(strip[0] - state.latent.decode("ae", *a)[0]).max() < 1e-5
+    assert np.abs(strip[-1] - state.latent.decode("ae", *b)[0]).max() < 1e-5
+    assert state.latent.nearest("ae", *b) == 3 or np.allclose(state.layouts["ae"][state.latent.nearest("ae", *b)], b)

@@ -10,7 +10,8 @@ import pytest
 from aereport import AEReportError
 from aereport.callbacks import ProgressBar
 from aereport.data import Dataset
-from aereport.store import Run, atomic_path
+from aereport.files import atomic_path
+from aereport.store import Run
 from aereport.training import TrainingConfig, load_or_build, new_run, train
 
 
@@ -68,13 +69,13 @@ def test_run_directory_errors(tmp_path, digits):
     run = new_run(tmp_path / "r", TrainingConfig(), digits)
     with pytest.raises(AEReportError, match="a run already exists there"):
         new_run(tmp_path / "r", TrainingConfig(), digits)
-    with pytest.raises(AEReportError, match="no trained model yet"):
+    with pytest.raises(AEReportError, match="holds no trained model"):
         run.load_autoencoder()
     (run.path / "history.json").write_text("[{broken")
     with pytest.raises(AEReportError, match="history.json: corrupt JSON"):
         run.history
     (run.path / "autoencoder.keras").write_bytes(b"not a zip")
-    with pytest.raises(AEReportError, match="autoencoder.keras: cannot load the model"):
+    with pytest.raises(AEReportError, match="autoencoder.keras: not a Keras model archive"):
         run.load_autoencoder()
 
 
@@ -92,7 +93,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     (dict(preset="x"), "preset must be one of"),
     (dict(latent_dim=0), "latent_dim must be a positive integer"),
     (dict(batch_size=-4), "batch_size must be a positive integer"),
-    (dict(learning_rate=0), "learning_rate must be a positive number"),
+    (dict(learning_rate=0), "learning_rate must be a finite number above 0 and below 10"),
 ])
 def test_bad_training_config(kwargs, message):
     with pytest.raises(AEReportError, match=message):
@@ -136,7 +137,7 @@ def test_a_small_dataset_trains_in_smaller_batches_and_a_run_keeps_the_size_it_b
 
 def test_fresh_machine_default_run(tmp_path):
     """What `make serve` does on a new machine: train the embedded sample once, then reuse it."""
-    from aereport.state import ensure_default_run
+    from aereport.runs import ensure_default_run
 
     run = ensure_default_run(tmp_path / "mnist-sample", epochs=1)
     assert run.epochs_done == 1 and run.config["dataset"] == {"name": "mnist-sample"}
