@@ -1,8 +1,9 @@
 """The standalone report: ONE offline HTML file (or a folder) with the decoder running in TF.js.
 
-Compute lives here — Datashader rasters of every layout as PNG, the decoder's TF.js weights, a
-sample grid — and :mod:`aereport.views.static` lays them out as a Bokeh document; this module then
-inlines every script, style and image so the file opens from ``file://`` and requests nothing.
+:mod:`aereport.views.static` lays the report out as a Bokeh document (every layout's raster drawn
+by the served planes' own operation); this module adds the decoder's TF.js weights and the page's
+scripts, inlines everything so the file opens from ``file://`` and requests nothing, and writes it
+where it may: never into a run, never over anything but a regular file, all of it or nothing.
 
 >>> export_report("runs/mnist", "report.html")  # doctest: +SKIP
 PosixPath('report.html')
@@ -11,20 +12,17 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from ._validation import AEReportError, check_choice
-from .store import atomic_path, check_writable, sweep
+from .files import as_path, atomic_path, check_writable, make_folder, sweep, write_bytes
+from .store import Run, check_output
 
-RASTER_PX = 1200
-DENSITY_CMAP = ["#9ecae1", "#08306b"]  # unlabelled data: light where sparse, dark where dense
 TFJS_FILE = Path("@tensorflow") / "tfjs" / "dist" / "tf.min.js"
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src data: blob:; worker-src blob:")
@@ -43,40 +41,7 @@ def find_tfjs() -> Path:
         if c.is_file():
             return c
     raise AEReportError("TensorFlow.js not found: run `npm install @tensorflow/tfjs@4.22.0` here, or set "
-                        "AEREPORT_TFJS to the path of tf.min.js")
-
-
-def png_data_uri(rgba: np.ndarray) -> str:
-    """An (H, W, 4) uint8 image as a ``data:image/png`` URI."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, "PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def raster(xy: np.ndarray, labels: np.ndarray | None, color_key: dict[str, str], names: list[str],
-           px: int = RASTER_PX) -> tuple[str, tuple[float, float, float, float]]:
-    """Datashade every point at ``px``×``px`` (sharp under moderate zoom): (PNG URI, x0, y0, x1, y1)."""
-    import datashader as ds
-    import datashader.transfer_functions as tf
-    import pandas as pd
-
-    codes = labels if labels is not None else np.zeros(len(xy), np.int64)
-    df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
-                       "label": pd.Categorical.from_codes(codes, categories=names)})
-    x0, y0 = xy.min(axis=0)
-    x1, y1 = xy.max(axis=0)
-    pad = 0.02 * max(x1 - x0, y1 - y0, 1e-6)
-    bounds = (float(x0 - pad), float(y0 - pad), float(x1 + pad), float(y1 + pad))
-    canvas = ds.Canvas(plot_width=px, plot_height=px, x_range=(bounds[0], bounds[2]), y_range=(bounds[1], bounds[3]))
-    if len(names) > 1:
-        shaded = tf.shade(canvas.points(df, "x", "y", ds.count_cat("label")), color_key=color_key, min_alpha=90)
-    else:  # as in the served view: one category shades as a density ramp
-        shaded = tf.shade(canvas.points(df, "x", "y", ds.count()), cmap=DENSITY_CMAP)
-    img = tf.dynspread(shaded, threshold=0.6, max_px=2)
-    rgba = np.flipud(img.to_numpy().view(np.uint8).reshape(px, px, 4))  # datashader's row 0 is the bottom
-    return png_data_uri(np.ascontiguousarray(rgba)), bounds
+                        "AEREPORT_TFJS to the path of tf.min.js", AEREPORT_TFJS=os.environ.get("AEREPORT_TFJS"))
 
 
 def decoder_payload(decoder) -> dict:
@@ -126,48 +91,66 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     """
     from .state import ReportState
     from .tfjs import save_tfjs
+    from .views.scripts import script
     from .views.static import static_report
 
     check_choice("format", fmt, ["html", "dir"])
-    out = Path(out).expanduser()
-    check_writable(out if fmt == "dir" else out.parent, str(out))  # before the work, not after it
+    out = as_path(out, "out")
+    if isinstance(run, ReportState):
+        state = run
+        check_output(out, state.run)
+    else:
+        check_output(out, Run(run))  # refused before minutes of work, not after them
+    _check_target(out, fmt)
+    check_writable(out if fmt == "dir" else out.parent, str(out))
     tfjs = find_tfjs()
-    state = run if isinstance(run, ReportState) else ReportState.open(run, safe_mode=safe_mode)
+    if not isinstance(run, ReportState):
+        state = ReportState.open(run, safe_mode=safe_mode)
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
-    field = None if state.direct else state.latent_field("ae")
+    field = None if state.direct else state.latent.field("ae")
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
     payload = decoder_payload(state.ae.decoder)
     if field is not None:
         payload["field"] = {"bounds": field["bounds"], "size": field["size"],
                             "dim": int(field["codes"].shape[-1]), "codes": field["codes"].ravel().tolist()}
-    runtime = (Path(__file__).parent / "views" / "static.js").read_text()
+    # The decoder's data as JSON the runtime reads, not as code: "</" escaped so no "</script" ends it.
+    data = ('<script type="application/json" id="aereport-decoder">'
+            + json.dumps(payload).replace("</", "<\\/") + "</script>")
+    scripts = [_script(script("math.js")), _script(script("runtime.js"))]
     # A hosted folder loads its scripts from the same origin; the single file needs nothing but itself.
     csp = CSP if fmt == "html" else CSP.replace("script-src", "script-src 'self'")
     head = [f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">',
-            '<link rel="icon" href="data:,">']
+            '<link rel="icon" href="data:,">', data]
     if fmt == "html":
-        head += [_script(tfjs.read_text()), _script("window.AEREPORT_DECODER = " + json.dumps(payload) + ";"),
-                 _script(runtime)]
+        head += [_script(tfjs.read_text()), *scripts]
         target = out
     else:
         target = out / "index.html"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AEReportError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+        make_folder(out)
         save_tfjs(state.ae.decoder, out / "decoder")
         with atomic_path(out / "tf.min.js") as tmp:
             shutil.copyfile(tfjs, tmp)
-        with atomic_path(out / "decoder.js") as tmp:
-            tmp.write_text("window.AEREPORT_DECODER = " + json.dumps(payload) + ";")
-        head += ['<script src="tf.min.js"></script>', '<script src="decoder.js"></script>', _script(runtime)]
+        head += ['<script src="tf.min.js"></script>', *scripts]
     i = doc_html.rindex("</head>")
     page = doc_html[:i] + "\n".join(head) + "\n" + doc_html[i:]
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        sweep(target)  # a killed export's half-written page
-        with atomic_path(target) as tmp:
-            tmp.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise AEReportError(f"{target}: cannot write the report ({exc.strerror})") from None
+    make_folder(target.parent)
+    sweep(target)  # a killed export's half-written page
+    write_bytes(target, page.encode("utf-8"), "the report")
     return target
+
+
+def _check_target(out: Path, fmt: str) -> None:
+    """Refuse a target that is not a file of ours to replace (a device, a pipe, a folder where a
+    file goes) or a folder that holds something else than an exported report."""
+    if fmt == "html" and out.is_dir():
+        raise AEReportError(f"out {out}: is a folder; expected the path of an .html file (or pass --format dir)",
+                            out=str(out))
+    if fmt == "dir" and out.exists() and not out.is_dir():
+        raise AEReportError(f"out {out}: is a file; --format dir writes a folder", out=str(out))
+    target = out if fmt == "html" else out / "index.html"
+    if target.exists() or target.is_symlink():
+        from .files import regular_file
+
+        if target.is_symlink() or not target.is_file():
+            regular_file(target, "a report file it may replace")  # names what it is
+            raise AEReportError(f"out {target}: is a link; refused to replace it", out=str(target))

@@ -333,11 +333,13 @@ def zoom_in(page, names, until=lambda layers: layers[1]["shape"][0] > 1, timeout
 def assert_drawn_as_holoviews(page, names, state, xy, ranges, visible=None, selected=None):
     """The layers ``names`` (a plane and the layer over it) over ``ranges`` are at the plot's size
     in pixels and, pixel for pixel, what HoloViews renders of the layout ``xy`` there: its points
-    shaded by ``datashade_occupied`` and :func:`~aereport.views._elements.detail` over them."""
+    shaded by :class:`~aereport.views.plane.shade_plane` and :func:`~aereport.views.plane.detail` over them."""
     import holoviews as hv
 
     from aereport.sprites import Viewport
-    from aereport.views._elements import SteadyPlotSize, _shading, color_key, datashade_occupied, detail, frame
+    from aereport.views._workarounds import SteadyPlotSize
+    from aereport.views.plane import detail, shade_plane, shading
+    from aereport.views.style import color_key, frame
 
     x0, x1, y0, y1 = ranges
     plane, over = (page.evaluate(READ, name) for name in names)
@@ -350,12 +352,11 @@ def assert_drawn_as_holoviews(page, names, state, xy, ranges, visible=None, sele
     def holoviews_draws(element):
         return hv.renderer("bokeh").get_plot(element).handles["source"].data["image"][0]
 
-    aggregator, shading = _shading(color_key(state.dataset))
     df = frame(xy, state.dataset)
     points = hv.Points(df if visible is None else df[visible], ["x", "y"], ["label"])
     h, w = plane["shape"]
-    theirs = datashade_occupied(points, dynamic=False, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
-                                aggregator=aggregator, **shading)
+    theirs = shade_plane(points, dynamic=False, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                         **shading(color_key(state.dataset)))
     np.testing.assert_array_equal(np.asarray(plane["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))
     theirs = detail(state, xy, Viewport(x0, x1, y0, y1, w, h), names[1], visible=visible, selected=selected)
     np.testing.assert_array_equal(np.asarray(over["image"], np.uint32).reshape(h, w), holoviews_draws(theirs))

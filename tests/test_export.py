@@ -8,9 +8,9 @@ from PIL import Image
 from aereport.export import export_report
 from aereport.layouts import LAYOUT_TITLES
 from aereport.model import decode_at
-from aereport.state import dataset_for
+from aereport.runs import dataset_for
 from aereport.store import Run
-from aereport.views._elements import color_key
+from aereport.views.style import color_key
 
 from .conftest import aereport
 from .bokeh_page import COUNT_REPAINTS, FRAME_SIZE, LOCATE, MID_FLIGHT, RANGES, READ, TRANSITION_SHOWN, TWO_FRAMES
@@ -53,7 +53,7 @@ def open_offline(browser, path):
 def test_single_file_size_and_contents(exported):
     text = exported.read_text()
     assert exported.stat().st_size < 8e6
-    assert "Content-Security-Policy" in text and "window.AEREPORT_DECODER = " in text
+    assert "Content-Security-Policy" in text and '<script type="application/json" id="aereport-decoder">' in text
     # nothing is linked: every script and style is inline (the offline test counts requests)
     assert "<script src=" not in text and '<link rel="stylesheet"' not in text
 
@@ -189,7 +189,7 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
     import keras
 
     import aereport
-    from aereport.state import field_at
+    from aereport.latent import field_at
 
     keras.utils.set_random_seed(1)
     enc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16)])
@@ -198,7 +198,7 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
     report = aereport.explore(mnist_small.images[:1000], mnist_small.labels[:1000], encoder=enc, decoder=dec,
                               layouts=("ae",), run_dir=tmp_path / "wide")
     out = report.export(tmp_path / "wide.html")
-    field = report.state.latent_field("ae")
+    field = report.state.latent.field("ae")
     context, page, blocked, errors, _ = open_offline(browser, out)
     try:
         assert_shown_whole(page, "hover-image")  # its caption says where the image is decoded
@@ -261,7 +261,7 @@ def drawn(q: dict, bounds, ranges, shape, codes, allowed, words, shown: int | No
 def test_offline_label_filter_and_hover(exported, browser, trained_run):
     """With no server: the label filter redraws only the chosen digits (on every layout, through
     zoom and the animated switch), and hovering names the nearest shown sample and decodes it."""
-    from aereport.views.transition import abgr
+    from aereport.views.style import abgr
 
     run = Run(trained_run)
     layouts, dataset = run.load_layouts(), dataset_for(run)
@@ -370,7 +370,7 @@ def test_offline_box_selection_follows_the_samples_to_every_layout(exported, bro
     veiled) on every layout the buttons switch to, shows them as the decoder draws them, and the
     label filter and the clear button act on the selection."""
     from aereport.views.static import GRID_ACROSS, _veiled
-    from aereport.views.transition import abgr
+    from aereport.views.style import abgr
 
     run = Run(trained_run)
     dataset = dataset_for(run)

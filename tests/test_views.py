@@ -104,7 +104,7 @@ def test_a_path_never_runs_from_one_layout_into_another(report):
         d.param.update(x=float(umap[5, 0]), y=float(umap[5, 1]))  # the next tap walks from the middle
         assert line.visible and (line.x_start, line.y_start) == pytest.approx(centre)
         shown = np.flipud(np.asarray(renderer(root, "decoder-path").data_source.data["image"][0]))
-        expected = grid(r.state.decode_path("umap", centre, (d.x, d.y), d.path_steps), columns=d.path_steps)
+        expected = grid(r.state.latent.path("umap", centre, (d.x, d.y), d.path_steps), columns=d.path_steps)
         np.testing.assert_allclose(shown, expected, atol=1e-6)
     finally:
         d.layout = "ae"
@@ -148,7 +148,7 @@ def test_training_updates_every_tab(report):
 
 def test_plot_size_ignores_reflows_of_a_few_pixels():
     """A 10-px reflow must not re-aggregate the plane; a real resize must."""
-    from aereport.views._elements import SteadyPlotSize
+    from aereport.views._workarounds import SteadyPlotSize
 
     size = SteadyPlotSize()
     size.event(width=1230, height=743)
@@ -315,19 +315,21 @@ def test_shading_only_occupied_pixels_draws_what_holoviews_datashade_draws(mnist
 
     from aereport.data import Dataset
     from aereport.layouts import PCALayout
-    from aereport.views._elements import SPREAD, _shading, color_key, datashade_occupied, frame
+    from aereport.views.plane import shade_plane, shading
+    from aereport.views.style import color_key, frame
 
     dataset = mnist_small if labelled else Dataset(images=mnist_small.images, name="unlabelled")
     xy = PCALayout().fit_transform(dataset.images)
     points = hv.Points(frame(xy, dataset), ["x", "y"], ["label"])
-    aggregator, shading = _shading(color_key(dataset))
+    op = shade_plane.instance()
+    spread = dict(threshold=op.spread_threshold, max_px=op.spread_px)
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
     for view, drawn in ((dict(), True),
                         (dict(x_range=(float(x0), float(x0 + x1) / 2), y_range=(float(y0), float(y0 + y1) / 2)), True),
                         (dict(x_range=(float(x1) + 1, float(x1) + 2), y_range=(float(y1) + 1, float(y1) + 2)), False)):
-        args = dict(dynamic=False, width=400, height=260, aggregator=aggregator, **view, **shading)
-        ours = datashade_occupied(points, **args)  # its spreading included
-        theirs = dynspread(datashade(points, **args), dynamic=False, **SPREAD)
+        args = dict(dynamic=False, width=400, height=260, **view, **shading(color_key(dataset)))
+        ours = op(points, **args)  # its spreading included
+        theirs = dynspread(datashade(points, **args), dynamic=False, **spread)
         pixels = [np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims]) for rgb in (ours, theirs)]
         assert pixels[1][..., 3].any() == drawn
         np.testing.assert_array_equal(*pixels)
@@ -341,10 +343,14 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
     import holoviews as hv
 
     from aereport.layouts import PCALayout
-    from aereport.views._elements import RENDERS, RenderCache, _shading, color_key, datashade_occupied, frame
+    from aereport.cache import RenderCache
+    from aereport.views import plane
+    from aereport.views.plane import shade_plane, shading
+    from aereport.views.style import color_key, frame
 
     xy = PCALayout().fit_transform(mnist_small.images)
-    aggregator, shading = _shading(color_key(mnist_small))
+    RENDERS = RenderCache()
+    op = shade_plane.with_options(cache=RENDERS)
 
     def points(xy=xy, keep=None, label="x"):
         df = frame(xy, mnist_small)  # a new frame each time, as each session's DynamicMap makes
@@ -354,8 +360,7 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
         return np.dstack([rgb.dimension_values(d, flat=False) for d in rgb.vdims])
 
     def render(p, **view):
-        return datashade_occupied(p, dynamic=False, aggregator=aggregator, **{"width": 400, "height": 260, **view},
-                                  **shading)
+        return op(p, dynamic=False, **{"width": 400, "height": 260, **view}, **shading(color_key(mnist_small)))
 
     RENDERS.clear()
     first = render(points())
@@ -383,12 +388,10 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
     # One frame rendered again (a zoom, a pan) is hashed once; what is kept of it goes with it.
     import gc
 
-    from aereport.views import _elements
-
     shown = points()
     hashed = []
-    real = _elements.columns_digest
-    _elements.columns_digest = lambda *a: hashed.append(1) or real(*a)
+    real = plane.columns_digest
+    plane.columns_digest = lambda *a: hashed.append(1) or real(*a)
     try:
         for i in range(3):
             render(shown, x_range=(float(x0), float(x1) / (2 + i)), y_range=(float(y0), float(y1)))
@@ -397,13 +400,13 @@ def test_sessions_share_a_render_and_any_change_renders_anew(mnist_small):
         misses = RENDERS.misses
         assert pixels(render(declared)).shape and RENDERS.misses == misses + 1
     finally:
-        _elements.columns_digest = real
+        plane.columns_digest = real
     assert len(hashed) == 1
     frame_id = id(shown.data)
-    assert frame_id in _elements._OF_FRAME
+    assert frame_id in RENDERS._derived
     del shown, declared
     gc.collect()
-    assert frame_id not in _elements._OF_FRAME
+    assert frame_id not in RENDERS._derived
 
     small = RenderCache(max_bytes=3 * pixels(first).nbytes)
     for i in range(5):
@@ -418,9 +421,16 @@ def test_plane_pixels_are_cached_per_points_viewport_and_colors(mnist_small):
     viewport or another color key is drawn anew, and a hit is what an uncached draw gives."""
     import holoviews as hv
 
+    from aereport.cache import RenderCache
     from aereport.layouts import PCALayout
     from aereport.sprites import Viewport
-    from aereport.views._elements import RENDERS, color_key, frame, plane_pixels
+    from aereport.views.plane import plane_op
+    from aereport.views.style import color_key, frame
+
+    RENDERS = RenderCache()
+
+    def plane_pixels(points, vp, key):  # what a served zoom draws: the plane's operation, its cache shared
+        return plane_op(key, RENDERS).pixels(points, vp)
 
     xy = PCALayout().fit_transform(mnist_small.images)
     key = color_key(mnist_small)
@@ -458,7 +468,8 @@ def test_a_planes_color_mix_runs_blas_on_one_thread(mnist_small, monkeypatch):
 
     from aereport.layouts import PCALayout
     from aereport.sprites import Viewport
-    from aereport.views._elements import RENDERS, color_key, frame, plane_pixels
+    from aereport.views.plane import plane_op
+    from aereport.views.style import color_key, frame
 
     def blas():
         # NumPy's BLAS, which the product runs on: a wheel's bundled one when there is one (SciPy's,
@@ -471,9 +482,8 @@ def test_a_planes_color_mix_runs_blas_on_one_thread(mnist_small, monkeypatch):
     monkeypatch.setattr(tf, "_colorize", lambda *a, **k: seen.append(blas()) or colorize(*a, **k))
     xy = PCALayout().fit_transform(mnist_small.images)
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-    RENDERS.clear()
-    pixels = plane_pixels(hv.Points(frame(xy, mnist_small), ["x", "y"], ["label"]),
-                          Viewport(float(x0), float(x1), float(y0), float(y1), 300, 200), color_key(mnist_small))
+    pixels = plane_op(color_key(mnist_small)).pixels(hv.Points(frame(xy, mnist_small), ["x", "y"], ["label"]),
+                                                   Viewport(float(x0), float(x1), float(y0), float(y1), 300, 200))
     assert pixels is not None and (pixels >> 24).any()  # drawn, opaque pixels
     assert seen == [1] and blas() == default
 

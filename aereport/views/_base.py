@@ -9,10 +9,13 @@ import param
 from panel.io.state import set_curdoc
 
 from ..layouts import LAYOUT_TITLES
-from ..state import ReportState, Status
-from ._collector import follow
-from ._elements import CANVAS, SteadyPlotSize, color_key, detail, name_renderer, push, shade, viewport
+from ..state import ReportState
+from ..status import Status
+from ._workarounds import CANVAS, SteadyPlotSize, follow, no_delay, push
 from ._zoom import plane_zoom
+from .images import name_renderer
+from .plane import detail, shade, viewport
+from .style import color_key
 from .transition import add_transition, transition_data
 
 SYNC_MS = 300  # how often a notebook view polls the shared state (a served one is told)
@@ -86,7 +89,7 @@ class StateView(pn.viewable.Viewer):
             else:
                 pn.state.add_periodic_callback(self.sync, period=SYNC_MS)
         if served():
-            pn.state.onload(_no_delay)
+            pn.state.onload(no_delay)
             follow(doc)
 
     def _pending_layouts(self) -> pn.Row:
@@ -195,7 +198,7 @@ class PlaneView(StateView):
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
         key = color_key(self.state.dataset)
         shown = hv.DynamicMap(points, streams=streams)
-        shaded = shade(shown, key, self._ranges, size)
+        shaded = shade(shown, key, self._ranges, size, self.state.renders)
         params = hv.streams.Params(self, ["layout", "plane_version"])
         detail = hv.DynamicMap(lambda **kw: self._thumbnails(name=f"{name}-thumbnails", **kw),
                                streams=[self._ranges, size, params])
@@ -217,15 +220,3 @@ def served() -> bool:
     """Whether the view is being rendered for a Bokeh server session (not a notebook)."""
     return pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
 
-
-def _no_delay() -> None:
-    """Send this session's websocket frames at once (TCP_NODELAY).
-
-    Bokeh writes each message as several small frames; with Nagle's algorithm the later ones
-    wait for the browser's delayed ACK, about 40 ms on Linux — most of a tap's round trip.
-    """
-    session = getattr(pn.state.curdoc.session_context, "_session", None)
-    for connection in getattr(session, "_subscribed_connections", ()):
-        socket = getattr(connection, "_socket", None)
-        if socket is not None and hasattr(socket, "set_nodelay"):
-            socket.set_nodelay(True)

@@ -9,7 +9,9 @@ import numpy as np
 import panel as pn
 
 from ..sprites import Viewport
-from ._elements import bottom_up, detail_pixels, plane_pixels, push, viewport
+from ._workarounds import push
+from .images import bottom_up
+from .plane import detail_pixels, plane_op, viewport
 
 # A layer of the plane: its pixels over a viewport, (H, W) uint32 RGBA with the bottom row first
 # as Bokeh draws them, or None where it shows nothing.
@@ -22,7 +24,7 @@ class ServedZoom:
     HoloViews re-renders a plane on every range event: the stream's DynamicMaps rebuild and
     validate their elements, the plot updates every glyph, axis and legend, and Bokeh walks the
     whole document's model graph after it; that was ~3/4 of a zoom's server time, Datashader the
-    rest (BENCHMARKS.md "Session 16"), and 20 sessions zooming filled the server's one core. Here
+    rest (BENCHMARKS.md "Zoom"), and 20 sessions zooming filled the server's one core. Here
     a zoom sets ``ranges`` (so taps, hovers and any later HoloViews render see the viewport),
     computes each layer's pixels and replaces the data of the renderer named for it, once per
     tick however many range events arrived. Only a plot with a known size is drawn here; before
@@ -74,16 +76,17 @@ class ServedZoom:
 def plane_zoom(state, ranges: hv.streams.RangeXY, size: hv.streams.PlotSize, xy: Callable[[], np.ndarray],
                points: hv.DynamicMap, key: dict[str, str], name: str, detail_name: str,
                detail: Callable[[], dict] = dict) -> ServedZoom:
-    """The :class:`ServedZoom` of a plane drawn as :func:`~aereport.views._elements.shade` and
-    :func:`~aereport.views._elements.detail` draw it: the points ``points`` shows now (renderer
+    """The :class:`ServedZoom` of a plane drawn as :func:`~aereport.views.plane.shade` and
+    :func:`~aereport.views.plane.detail` draw it: the points ``points`` shows now (renderer
     ``name``), and over them the thumbnails or selection (``detail_name``; ``detail()`` gives
     ``detail_pixels``' visible and selected arguments at the time of the zoom).
 
     >>> plane_zoom(state, ranges, size, lambda: xy, shown, color_key(state.dataset), "decoder-raster",
     ...            "decoder-raster-thumbnails")  # doctest: +SKIP
     """
+    op = plane_op(key, state.renders)  # the plane's own operation, its cache shared
     return ServedZoom(ranges, size, xy, {
-        name: lambda vp: plane_pixels(points.last, in_device_pixels(vp), key),
+        name: lambda vp: op.pixels(points.last, in_device_pixels(vp)),
         detail_name: lambda vp: bottom_up(detail_pixels(state, xy(), vp, **detail()))})
 
 

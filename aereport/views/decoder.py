@@ -1,4 +1,11 @@
-"""The Decoder tab: tap anywhere on a layout and the decoder draws the image for that spot."""
+"""The Decoder tab: tap anywhere on a layout and the decoder draws the image for that spot.
+
+The walk of one tap (served): Bokeh calls :meth:`DecoderView._on_tap` with the position (the
+marker has already jumped there in the page, ``js/tap_marker.js``); it sets ``x`` and ``y``;
+:meth:`DecoderView._decode` — the one function of ``layout``, ``x``, ``y`` and the model's
+version — asks the run's :class:`~aereport.latent.LatentMap` for the image and writes it into the
+image's source; the :class:`PathStrip` decodes the walk from the previous tap.
+"""
 from __future__ import annotations
 
 import holoviews as hv
@@ -8,13 +15,14 @@ import param
 from bokeh.models import Arrow, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
+from ..sprites import grid
 from ._base import PlaneView, served
-from ._elements import MARKER_STYLE, ON_PLANE_JS, frame, image_figure, image_source_data, push
+from ._workarounds import push
+from .images import image_figure, image_source_data
+from .scripts import script
+from .style import MARKER_STYLE, frame
 
 MARKER = "decoder-marker"
-
-# The marker jumps in the browser the moment the plane is tapped; the server only sends the image.
-MOVE_MARKER = ON_PLANE_JS + "if (on_plane) marker.setv({x: cb_obj.x, y: cb_obj.y});"
 PATH_PROMPT = "path: tap again to walk from here"
 PATH_STYLE = dict(line_dash="dashed", line_width=2, line_color="#444444", level="overlay")
 PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text_font_style="normal",
@@ -24,6 +32,61 @@ PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text
 def _inside(value: float, bounds) -> bool:
     lo, hi = bounds if None not in bounds else (-np.inf, np.inf)
     return min(lo, hi) <= value <= max(lo, hi)
+
+
+class PathStrip(pn.viewable.Viewer):
+    """A walk through the latent space: ``steps`` images decoded evenly from ``start`` to ``end``
+    on ``layout`` (ends included), side by side; a prompt until it has both ends.
+
+    >>> PathStrip(state=state, layout="ae", start=(0, 0), end=(2, 1))  # doctest: +SKIP
+    """
+
+    state = param.Parameter(doc="The ReportState whose latent map decodes the walk")
+    layout = param.String(default="ae", doc="The layout the two positions lie on")
+    start = param.NumericTuple(default=None, length=2, allow_None=True, doc="Where the walk starts (x, y)")
+    end = param.NumericTuple(default=None, length=2, allow_None=True, doc="Where the walk ends (x, y)")
+    steps = param.Integer(default=7, bounds=(2, 16), constant=True, doc="Images in the strip, ends included")
+    width = param.Integer(default=280, bounds=(64, None), constant=True, doc="Width of the strip in pixels")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._figures: list = []  # (figure, source) of every rendered copy
+
+    def images(self) -> np.ndarray | None:
+        """The strip's pixels (one image of ``steps`` tiles), or None without both ends."""
+        if self.start is None or self.end is None:
+            return None
+        return grid(self.state.latent.path(self.layout, self.start, self.end, self.steps), columns=self.steps)
+
+    def _blank(self) -> np.ndarray:
+        return grid(np.ones((self.steps, *self.state.dataset.image_shape), np.float32), columns=self.steps)
+
+    def _title(self) -> str:
+        if self.start is None or self.end is None:
+            return PATH_PROMPT
+        (x0, y0), (x1, y1) = self.start, self.end
+        return f"path ({x0:.3g}, {y0:.3g}) → ({x1:.3g}, {y1:.3g})"
+
+    @param.depends("layout", "start", "end", watch=True)
+    def _draw(self):
+        if not self._figures:
+            return
+        pixels = self.images()
+        data, title = image_source_data(self._blank() if pixels is None else pixels), self._title()
+        for fig, source in self._figures:
+            def update(fig=fig, source=source):
+                source.data = data
+                fig.title.text = title
+            push(source, update)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        pixels = self.images()
+        fig, source = image_figure(self._blank() if pixels is None else pixels, "decoder-path", self._title(),
+                                   width=self.width)
+        self._figures.append((fig, source))
+        return pn.Column(pn.pane.Bokeh(fig), pn.pane.Markdown(
+            f"The strip decodes {self.steps} evenly spaced positions on the line from the previous "
+            "position to this one.", styles={"color": "#555"}, width=self.width))
 
 
 class DecoderView(PlaneView):
@@ -48,37 +111,72 @@ class DecoderView(PlaneView):
     def __init__(self, **params):
         self._markers: list[Label] = []
         self._images: list = []  # (figure, source) of every rendered copy of the decoded image
-        self._paths: list = []  # (figure, source) of every path strip
         self._lines: list[tuple[Arrow, Label]] = []  # the path drawn on every rendered plane: line, start
-        self._start = None
+        self._decoded = None  # what the image shows: (layout, x, y, version)
+        self._start = None  # where the next walk starts: the position before the next tap
         self._tapped = False  # within a served tap's callback: see _on_tap
         self._served = False
         super().__init__(**params)
+        self.strip = PathStrip(state=self.state, layout=self.layout, steps=self.path_steps, width=self.image_width)
         if "x" not in params and "y" not in params:
             self._centre()
-        self._start = (self.x, self.y)  # where the path strip starts: the position before this one
+        self._start = (self.x, self.y)
 
     def _centre(self):
-        # Start at the middle of the data rather than an arbitrary origin.
-        # One update for both, so the image is decoded once and not for a half-moved position.
+        # The middle of the data rather than an arbitrary origin; one update for both.
         x, y = (float(v) for v in np.median(self.state.layouts[self.layout], axis=0))
         self.param.update(x=x, y=y)
 
     @param.depends("layout", watch=True)
     def _new_layout(self):
         super()._new_layout()
-        # A path lies within one layout: none runs from the last layout's position to this one's.
+        # A walk lies within one layout: the next starts at the new layout's centre.
         self._start = None
         self._centre()
         self._start = (self.x, self.y)
-        if self._paths and not self.drag:
-            self._show_path(self._start, self._start, drawn=False)
+        self.strip.param.update(layout=self.layout, start=None, end=None)
+        self._show_line(None, None)
+
+    @param.depends("layout", "x", "y", "status.version", watch=True)
+    def _decode(self):
+        # One decode per shown image: a layout switch (which also moves x and y) asks twice.
+        key = (self.layout, self.x, self.y, self.status.version)
+        if key == self._decoded:  # a layout switch asks twice: for the layout and for the move
+            return
+        if not self._images:  # nothing drawn yet (_image_pane decodes when it is): only say how
+            self.method = self.state.latent.code_at(self.layout, self.x, self.y)[1]
+            return
+        self._decoded = key
+        pixels, method = self.state.latent.decode(self.layout, self.x, self.y)
+        data, title = image_source_data(pixels), f"decoded at ({self.x:.4g}, {self.y:.4g})"
+        for fig, source in self._images:
+            def update(fig=fig, source=source):
+                source.data = data
+                fig.title.text = title
+            push(source, update, now=self._tapped)
+        self.method = method  # its text widget syncs at once: after the image
 
     @param.depends("x", "y", watch=True)
-    def _move_markers(self):
+    def _walk(self):
+        # From the previous position to this one: two taps draw a walk; the next extends from here.
+        start, self._start = self._start, (self.x, self.y)
         for marker in self._markers:
             if (marker.x, marker.y) != (self.x, self.y):
                 push(marker, lambda marker=marker, at=dict(x=self.x, y=self.y): marker.update(**at))
+        if start is not None and not self.drag:
+            self.strip.param.update(layout=self.layout, start=start, end=(self.x, self.y))
+            self._show_line(start, (self.x, self.y))
+
+    def _show_line(self, start, end):
+        """The walk's line and its start dot on every rendered plane (hidden without a walk)."""
+        for arrow, dot in self._lines:
+            def move(arrow=arrow, dot=dot):
+                if start is None:
+                    arrow.visible = dot.visible = False
+                    return
+                arrow.update(x_start=start[0], y_start=start[1], x_end=end[0], y_end=end[1], visible=True)
+                dot.update(x=start[0], y=start[1], visible=True)
+            push(arrow, move)
 
     def _points(self, layout: str, version: str) -> hv.Points:
         if layout == "ae" and self.state.direct:
@@ -113,71 +211,12 @@ class DecoderView(PlaneView):
         # Bokeh reports the second of two quick taps as a double tap: both are taps here.
         for event in ("tap", "doubletap") + (("pan",) if self.drag else ()):
             fig.js_on_event(event, CustomJS(args=dict(marker=marker, xr=fig.x_range, yr=fig.y_range),
-                                            code=MOVE_MARKER))
+                                            code=script("tap_marker.js")))
             if self._served:
                 # Served: take the tap straight from Bokeh, holding the document lock; HoloViews'
                 # Tap stream (used in notebooks) queues each event and sleeps before calling back.
                 fig.on_event(event, lambda e, fig=fig: self._on_tap(
                     e.x, e.y, (fig.x_range.start, fig.x_range.end), (fig.y_range.start, fig.y_range.end)))
-
-    @param.depends("x", "y", "layout", "status.version", watch=True)
-    def _decode(self):
-        pixels, method = self.state.decode_position(self.layout, self.x, self.y)
-        data, title = image_source_data(pixels), f"decoded at ({self.x:.4g}, {self.y:.4g})"
-        for fig, source in self._images:
-            def update(fig=fig, source=source):
-                source.data = data
-                fig.title.text = title
-            push(source, update, now=self._tapped)
-        self.method = method  # its text widget syncs at once: after the image
-
-    @param.depends("x", "y", watch=True)
-    def _walk(self):
-        # The previous position to this one: two taps draw a path; the next tap extends from here.
-        start, self._start = self._start, (self.x, self.y)
-        if start is not None and self._paths and not self.drag:
-            self._show_path(start, (self.x, self.y))
-
-    def path(self, start, end) -> np.ndarray:
-        """The path strip: ``path_steps`` images decoded from ``start`` to ``end`` (ends included),
-        side by side in one image."""
-        from ..sprites import grid
-
-        images = self.state.decode_path(self.layout, start, end, self.path_steps)
-        return grid(images, columns=self.path_steps)
-
-    def _show_path(self, start, end, drawn: bool = True):
-        """The strip of the path from ``start`` to ``end`` and its line on the planes (hidden when
-        not ``drawn``: the strip then waits for the next tap)."""
-        data = image_source_data(self.path(start, end))
-        title = f"path ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g})" if drawn else PATH_PROMPT
-        for fig, source in self._paths:
-            def update(fig=fig, source=source):
-                source.data = data
-                fig.title.text = title
-            push(source, update)
-        for arrow, dot in self._lines:
-            def move(arrow=arrow, dot=dot):
-                arrow.update(x_start=start[0], y_start=start[1], x_end=end[0], y_end=end[1], visible=drawn)
-                dot.update(x=start[0], y=start[1], visible=drawn)
-            push(arrow, move)
-
-    def _image_pane(self) -> pn.pane.Bokeh:
-        pixels, self.method = self.state.decode_position(self.layout, self.x, self.y)
-        fig, source = image_figure(pixels, "decoded-image", f"decoded at ({self.x:.4g}, {self.y:.4g})",
-                                   width=self.image_width)
-        self._images.append((fig, source))
-        return pn.pane.Bokeh(fig)
-
-    def _path_pane(self) -> list:
-        if self.drag:
-            return []
-        fig, source = image_figure(self.path(self._start, (self.x, self.y)), "decoder-path",
-                                   PATH_PROMPT, width=self.image_width)
-        self._paths.append((fig, source))
-        return [pn.pane.Bokeh(fig), pn.pane.Markdown(
-            f"The strip decodes {self.path_steps} evenly spaced positions on the line from the previous "
-            "position to this one.", styles={"color": "#555"}, width=self.image_width)]
 
     def _on_tap(self, x=None, y=None, x_range=None, y_range=None):
         if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
@@ -187,12 +226,20 @@ class DecoderView(PlaneView):
         if _inside(x, x_range or (None, None)) and _inside(y, y_range or (None, None)):
             # Served, Bokeh calls back holding the document lock: the image is written first, as
             # its own message, and the path strip, position inputs and text follow it (the
-            # inputs alone cost the server more than the decode; BENCHMARKS.md "Session 21").
+            # inputs alone cost the server more than the decode; BENCHMARKS.md "Tap latency").
             self._tapped = self._served
             try:
                 self.param.update(x=float(x), y=float(y))
             finally:
                 self._tapped = False
+
+    def _image_pane(self) -> pn.pane.Bokeh:
+        pixels, self.method = self.state.latent.decode(self.layout, self.x, self.y)
+        self._decoded = (self.layout, self.x, self.y, self.status.version)
+        fig, source = image_figure(pixels, "decoded-image", f"decoded at ({self.x:.4g}, {self.y:.4g})",
+                                   width=self.image_width)
+        self._images.append((fig, source))
+        return pn.pane.Bokeh(fig)
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
@@ -222,5 +269,6 @@ class DecoderView(PlaneView):
                 "the decoder turns the position into an image.", margin=(0, 20)), self._pending_layouts()),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
                 sizing_mode="stretch_both"),
-            pn.Column(self._image_pane(), method, inputs, *self._path_pane(), width=self.image_width + 40),
+            pn.Column(self._image_pane(), method, inputs, *([] if self.drag else [self.strip]),
+                      width=self.image_width + 40),
             sizing_mode="stretch_both")

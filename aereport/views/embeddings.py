@@ -6,7 +6,7 @@ import panel as pn
 
 from ..sprites import THUMBNAILS_AT
 from ._base import PlaneView
-from ._elements import frame
+from .style import frame
 
 
 class EmbeddingsView(PlaneView):

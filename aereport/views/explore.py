@@ -10,10 +10,12 @@ from bokeh.models import ColumnDataSource, Label
 from ..layouts import LAYOUT_TITLES
 from ..sprites import grid
 from ._base import StateView, served
-from .transition import extent
-from ._elements import (CANVAS, HOVER_MARKER_STYLE, HOVER_PX, SteadyPlotSize, categories, color_key, detail,
-                        frame, image_figure, image_source_data, name_renderer, push, shade, viewport)
+from ._workarounds import CANVAS, SteadyPlotSize, push
 from ._zoom import plane_zoom
+from .images import image_figure, image_source_data, name_renderer
+from .plane import detail, shade, viewport
+from .style import HOVER_MARKER_STYLE, HOVER_PX, categories, color_key, frame
+from .transition import extent
 
 GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
 
@@ -103,7 +105,7 @@ class ExploreView(StateView):
 
     def select(self, layout: str, box=None, polygon=None) -> None:
         """Select the shown samples inside ``box`` (x0, y0, x1, y1) or ``polygon`` on ``layout``."""
-        index = self.state.select(layout, box=box, polygon=polygon)
+        index = self.state.latent.select(layout, box=box, polygon=polygon)
         visible = self.visible
         self.selection = index if visible is None else index[visible[index]]
 
@@ -137,7 +139,7 @@ class ExploreView(StateView):
         points = hv.DynamicMap(lambda labels, plane_version="": self._points(layout, labels, plane_version),
                                streams=[hv.streams.Params(self, follows)])
         key = color_key(self.state.dataset)
-        shaded = shade(points, key, ranges, size)
+        shaded = shade(points, key, ranges, size, self.state.renders)
         detail = hv.DynamicMap(lambda **kw: self._detail(layout, **kw),
                                streams=[ranges, size, hv.streams.Params(self, follows + ["selection"])])
         shaded = shaded.opts(hooks=[name_renderer(f"explore-{layout}")], tools=["box_select", "lasso_select", "tap"])
@@ -182,7 +184,7 @@ class ExploreView(StateView):
         """The shown sample within ``HOVER_PX`` screen pixels of ``(x, y)`` on ``layout``, if any."""
         if x is None or y is None:
             return None
-        i = self.state.nearest(layout, x, y, self.visible)
+        i = self.state.latent.nearest(layout, x, y, self.visible)
         if i is None:
             return None
         vp = viewport(self._ranges[layout].x_range, self._ranges[layout].y_range,

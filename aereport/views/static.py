@@ -1,8 +1,10 @@
 """The exported report's Bokeh document: the served tabs as far as a page with no server can go.
 
-Interactions run in the page: the layout buttons swap pre-rendered Datashader rasters, and a tap on
-the latent plane calls ``window.aereport.decode`` (``static.js``), which runs the TF.js decoder.
-Every user-provided string (dataset name, labels) is escaped before it reaches HTML.
+Interactions run in the page: the layout buttons swap pre-rendered Datashader rasters (drawn by
+the served planes' own operation, :func:`~aereport.views.plane.plane_raster`), and a tap on the
+latent plane calls ``window.aereport.decode`` (``js/runtime.js``), which runs the TF.js decoder.
+Every callback's code is a file of ``js/``. Every user-provided string (dataset name, labels) is
+escaped before it reaches HTML.
 """
 from __future__ import annotations
 
@@ -17,15 +19,18 @@ from bokeh.models import (Button, CheckboxButtonGroup, ColumnDataSource, CustomJ
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
-from ..export import RASTER_PX, raster
+from ..latent import field_at
 from ..layouts import LAYOUT_TITLES
-from ..model import decode_at, reconstruct
-from ..sprites import VEIL
-from ..state import ReportState, field_at
-from ._elements import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, ON_PLANE_JS, categories, color_key, image_figure
+from ..model import reconstruct
+from ..sprites import VEIL, png_data_uri
+from ..state import ReportState
 from .explore import GRID_MAX
+from .images import image_figure
+from .plane import RASTER_PX, plane_raster
+from .scripts import script
+from .style import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, abgr, categories, color_key
 from .training import architecture_diagram, loss_curve
-from .transition import abgr, add_transition
+from .transition import add_transition
 
 
 def _legend(fig, key: dict[str, str]) -> None:
@@ -37,13 +42,23 @@ def _legend(fig, key: dict[str, str]) -> None:
         fig.add_layout(Legend(items=items, click_policy="none"), "right")
 
 
+def quantize(xy: np.ndarray, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Points (n, 2) as 16-bit fractions of ``bounds`` (x0, y0, x1, y1), x and y: what the page
+    holds of a layout, and reads back with ``position()`` of ``js/math.js`` (within half a step).
+
+    >>> [q.tolist() for q in quantize(np.array([[0.0, 1.0], [0.5, 2.0]]), (0, 1, 1, 2))]
+    [[0, 32768], [0, 65535]]
+    """
+    x0, y0, x1, y1 = bounds
+    return (np.round((xy[:, 0] - x0) / (x1 - x0) * 65535).astype(np.uint16),
+            np.round((xy[:, 1] - y0) / (y1 - y0) * 65535).astype(np.uint16))
+
+
 def _fractions(state: ReportState, names: list[str], bounds: list) -> dict[str, np.ndarray]:
     """Each layout's points as uint16 fractions of its raster's bounds, and the label codes."""
     out = {}
-    for name, (x0, y0, x1, y1) in zip(names, bounds):
-        xy = state.layouts[name]
-        out[f"{name}_x"] = np.round((xy[:, 0] - x0) / (x1 - x0) * 65535).astype(np.uint16)
-        out[f"{name}_y"] = np.round((xy[:, 1] - y0) / (y1 - y0) * 65535).astype(np.uint16)
+    for name, box in zip(names, bounds):
+        out[f"{name}_x"], out[f"{name}_y"] = quantize(state.layouts[name], box)
     codes = state.labels if state.labels is not None else np.zeros(len(state.dataset), np.uint8)
     out["c"] = codes.astype(np.uint8 if codes.max(initial=0) < 256 else np.uint16)
     return out
@@ -87,18 +102,21 @@ def _embeddings(state: ReportState, rasters: dict):
                 palette=abgr(list(key.values())), veiled=abgr([_veiled(c) for c in key.values()]), labels=list(key),
                 marker=marker, image=image, label=label, hover_px=HOVER_PX, ae=titles.index("ae"), grid=grid,
                 grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS, image_shape=list(shape))
-    explorer = "window.aereport.explorer({%s})" % ", ".join(args)
-    buttons.js_on_change("active", CustomJS(args=args, code=explorer + ".switchTo(cb_obj.active);"))
-    fig.js_on_event("mousemove", CustomJS(args=args, code=explorer + ".hover(cb_obj.x, cb_obj.y);"))
-    fig.js_on_event("selectiongeometry", CustomJS(args=args, code="if (cb_obj.final) " + explorer + ".select(cb_obj.geometry);"))
-    clear.js_on_event("button_click", CustomJS(args=args, code=explorer + ".clear();"))
+
+    def on(action: str) -> CustomJS:
+        return CustomJS(args=dict(a=args, action=action), code=script("explorer_event.js"))
+
+    buttons.js_on_change("active", on("switch"))
+    fig.js_on_event("mousemove", on("hover"))
+    fig.js_on_event("selectiongeometry", on("select"))
+    clear.js_on_event("button_click", on("clear"))
     for r in (fig.x_range, fig.y_range):
-        r.js_on_change("start", CustomJS(args=args, code=explorer + ".schedule();"))
-        r.js_on_change("end", CustomJS(args=args, code=explorer + ".schedule();"))
+        r.js_on_change("start", on("schedule"))
+        r.js_on_change("end", on("schedule"))
     controls = [buttons]
     if len(key) > 1:
         filter_ = CheckboxButtonGroup(labels=list(key), active=list(range(len(key))), name="label-filter")
-        filter_.js_on_change("active", CustomJS(args=args, code=explorer + ".filter(cb_obj.active);"))
+        filter_.js_on_change("active", on("filter"))
         controls.append(filter_)
     note = Div(text=f"{len(state.dataset):,} images of <b>{html.escape(state.dataset.name)}</b>, "
                     f"rendered by Datashader at {RASTER_PX}×{RASTER_PX} px; scroll to zoom.")
@@ -128,19 +146,13 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
     marker = Label(x=cx, y=cy, name="decoder-marker", **MARKER_STYLE)
     plane.add_layout(marker)
     _legend(plane, color_key(state.dataset))
-    if state.direct:
-        pixels = decode_at(state.ae.decoder, cx, cy)
-    else:  # the page blends codes from the same field the decoder payload carries
-        pixels = np.asarray(state.ae.decoder.predict_on_batch(field_at(field, cx, cy)[None]))[0]
+    # What the page decodes there: the position itself, or the code the field (its payload) blends.
+    code = np.array([cx, cy], np.float32) if field is None else field_at(field, cx, cy)
+    pixels = state.latent.decode_codes(code[None])[0]
     image_fig, image_src = image_figure(pixels, "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label, xr=plane.x_range,
-                                                yr=plane.y_range), code=ON_PLANE_JS + """
-        if (!on_plane) return;
-        window.aereport.decode(cb_obj.x, cb_obj.y, image).then(() => {
-          marker.setv({x: cb_obj.x, y: cb_obj.y});
-          label.text = `decoded at (${cb_obj.x.toPrecision(4)}, ${cb_obj.y.toPrecision(4)})`;
-        });"""))
+                                                yr=plane.y_range), code=script("decode_tap.js")))
     how = "" if state.direct else (f" The {state.ae.latent_dim}-D latent space is shown through its PCA; a tap "
                                    "decodes the blended code of the nearest samples.")
     text = Div(text="Tap anywhere on the plane, even where no image lies: the decoder, running in this "
@@ -171,7 +183,9 @@ def _summary(state: ReportState) -> Div:
             ("labels", ", ".join(categories(ds)) if ds.labels is not None else "none"),
             ("model", f"preset {cfg.get('preset')}, latent {cfg.get('latent_dim')}-D, "
                       f"{state.ae.model.count_params():,} parameters"),
-            ("training", f"{len(h)} epochs, last loss {h[-1]['loss']:.5f}" if h else "untrained")]
+            ("training", f"{len(h)} epochs, last loss {h[-1]['loss']:.5f}" if h else "no training history")]
+    if state.message:  # what a damaged run's report was shown without
+        rows.append(("notes", state.message))
     body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                    f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return Div(text=f"<table>{body}</table>")
@@ -179,9 +193,11 @@ def _summary(state: ReportState) -> Div:
 
 def static_report(state: ReportState, samples: int = 8, field: dict | None = None) -> str:
     """The whole report as an HTML string with Bokeh's JS and CSS inline (no TF.js yet)."""
-    key, names = color_key(state.dataset), categories(state.dataset)
     # One Datashader pass per layout; the Decoder tab reuses the latent layout's raster.
-    rasters = {name: raster(xy, state.labels, key, names) for name, xy in state.layouts.items()}
+    rasters = {}
+    for name, xy in state.layouts.items():
+        rgba, bounds = plane_raster(xy, state.dataset)
+        rasters[name] = (png_data_uri(rgba), bounds)
     tabs = Tabs(tabs=[TabPanel(child=_embeddings(state, rasters), title="Embeddings"),
                       TabPanel(child=_decoder(state, rasters, field), title="Decoder"),
                       TabPanel(child=_training(state, samples), title="Training"),

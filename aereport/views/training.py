@@ -10,7 +10,8 @@ import param
 
 from .._validation import AEReportError
 from ._base import StateView
-from ._elements import CANVAS, image
+from ._workarounds import CANVAS
+from .images import image
 
 PART_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "decoder": "#2ca02c", "output": "#7f7f7f"}
 MAX_NODES = 8

@@ -1,12 +1,19 @@
-// The exported report's decoder: TF.js in the page, weights inlined as base64 (no network, no file://
-// fetch). window.aereport.decode(x, y, source) draws the decoded image into a Bokeh image source.
-// A latent space wider than 2-D comes with a field of codes over the plane, interpolated bilinearly
-// (aereport.state.field_at does the same in Python).
+// The exported report's runtime: the decoder in TF.js, weights inlined as base64 (no network, no
+// file:// fetch), and the Embeddings tab's explorer. window.aereport.decode(x, y, source) draws the
+// decoded image into a Bokeh image source. A latent space wider than 2-D comes with a field of codes
+// over the plane, interpolated bilinearly (math.js's fieldCode, the twin of aereport.latent.field_at).
 (function () {
-  let model = null;
+  const M = window.aereportMath;  // math.js, loaded before this file
+  let model = null, data = null;
+  function payload() {
+    // The decoder's topology, weights (base64) and, for a wide code, its field: JSON the export
+    // put in the page.
+    if (!data) data = JSON.parse(document.getElementById("aereport-decoder").textContent);
+    return data;
+  }
   function load() {
     if (model) return model;
-    const p = window.AEREPORT_DECODER;
+    const p = payload();
     const bytes = Uint8Array.from(atob(p.weightData), (c) => c.charCodeAt(0));
     tf.setBackend("cpu");  // ~1 ms per decode for small decoders; WebGL is slower here
     model = tf.loadLayersModel(tf.io.fromMemory({
@@ -14,17 +21,8 @@
     return model;
   }
   function code(x, y) {
-    const f = window.AEREPORT_DECODER.field;
-    if (!f) return [x, y];
-    const [x0, y0, x1, y1] = f.bounds, n = f.size, d = f.dim;
-    const clamp = (v) => Math.min(n - 1, Math.max(0, v));
-    const fx = clamp((x - x0) / ((x1 - x0) || 1) * (n - 1)), fy = clamp((y - y0) / ((y1 - y0) || 1) * (n - 1));
-    const i = Math.min(Math.floor(fy), n - 2), j = Math.min(Math.floor(fx), n - 2), ty = fy - i, tx = fx - j;
-    const at = (r, c, k) => f.codes[(r * n + c) * d + k];
-    const z = [];
-    for (let k = 0; k < d; k++)
-      z.push((1 - ty) * ((1 - tx) * at(i, j, k) + tx * at(i, j + 1, k)) + ty * ((1 - tx) * at(i + 1, j, k) + tx * at(i + 1, j + 1, k)));
-    return z;
+    const f = payload().field;
+    return f ? M.fieldCode(f, x, y) : [x, y];
   }
   async function predict(codes) {
     // The decoder's images for a batch of codes: their values, image after image, and one's shape.
@@ -69,7 +67,7 @@
   // --- The Embeddings tab: layout switch, label filter and hover, with no server to ask. -----------
   // a.coords holds every layout's points as 16-bit fractions of its raster's bounds (columns
   // <name>_x, <name>_y) and their label codes (c); a.bounds[k] is layout k's [x0, y0, x1, y1].
-  const Q = 1 / 65535, CELLS = 256;  // the hover index buckets points by the top 8 bits of each fraction
+  const Q = M.Q, CELLS = 256;  // the hover index buckets points by the top 8 bits of each fraction
 
   function explorer(a) {
     if (a.fig._aereport) return a.fig._aereport;
@@ -88,8 +86,8 @@
             v1 = new Float32Array(m), c = new Uint16Array(m);
       for (let t = 0; t < m; t++) {
         const k = idx[t];
-        u0[t] = (bj[0] + ax[k] * Q * (bj[2] - bj[0]) - xr.start) / (xr.end - xr.start);
-        v0[t] = (bj[1] + ay[k] * Q * (bj[3] - bj[1]) - yr.start) / (yr.end - yr.start);
+        u0[t] = (M.position(ax[k], bj[0], bj[2]) - xr.start) / (xr.end - xr.start);
+        v0[t] = (M.position(ay[k], bj[1], bj[3]) - yr.start) / (yr.end - yr.start);
         u1[t] = bx[k] * Q; v1[t] = by[k] * Q; c[t] = d.c[k];
       }
       e.shown = i;
@@ -120,19 +118,11 @@
       // A box or lasso on the shown layout picks samples; they stay picked through switches and
       // filters (which only hide them), and the other layouts show where they lie.
       const [xs, ys, b] = cols(e.shown), sel = new Uint8Array(n);
-      const X = (k) => b[0] + xs[k] * Q * (b[2] - b[0]), Y = (k) => b[1] + ys[k] * Q * (b[3] - b[1]);
+      const X = (k) => M.position(xs[k], b[0], b[2]), Y = (k) => M.position(ys[k], b[1], b[3]);
       if (g.type === "rect") {
-        const x0 = Math.min(g.x0, g.x1), x1 = Math.max(g.x0, g.x1), y0 = Math.min(g.y0, g.y1), y1 = Math.max(g.y0, g.y1);
-        for (let k = 0; k < n; k++) { const x = X(k), y = Y(k); sel[k] = x >= x0 && x <= x1 && y >= y0 && y <= y1; }
-      } else if (g.type === "poly") {  // even-odd rule, as aereport.selection.in_polygon
-        const px = g.x, py = g.y, m = px.length;
-        for (let k = 0; k < n; k++) {
-          const x = X(k), y = Y(k);
-          let inside = 0;
-          for (let i = 0, j = m - 1; i < m; j = i++)
-            if ((py[i] > y) !== (py[j] > y) && x < (px[j] - px[i]) * (y - py[i]) / (py[j] - py[i]) + px[i]) inside ^= 1;
-          sel[k] = inside;
-        }
+        for (let k = 0; k < n; k++) sel[k] = M.inBox(X(k), Y(k), g.x0, g.y0, g.x1, g.y1);
+      } else if (g.type === "poly") {
+        for (let k = 0; k < n; k++) sel[k] = M.inPolygon(X(k), Y(k), g.x, g.y);
       } else return;
       e.selected = sel;
       e.lastGeometry = g;
@@ -152,7 +142,7 @@
       const idx = e.picked(), m = idx.length, take = Math.min(m, a.grid_max), shown = [];
       for (let t = 0; t < take; t++) shown.push(idx[take > 1 ? Math.round(t * (m - 1) / (take - 1)) : 0]);
       const [ax, ay, b] = cols(a.ae);  // each sample's place on the latent plane: its code there
-      const codes = shown.map((k) => code(b[0] + ax[k] * Q * (b[2] - b[0]), b[1] + ay[k] * Q * (b[3] - b[1])));
+      const codes = shown.map((k) => code(M.position(ax[k], b[0], b[2]), M.position(ay[k], b[1], b[3])));
       a.grid_label.text = e.selected === null ? "drag a box (or the lasso) over points to select them"
         : `${m.toLocaleString("en")} selected` + (m ? `; ${take < m ? `${take} of them, evenly spaced,` : "they"} as the decoder draws them from their latent codes` : "");
       const done = (values, shape) => {
@@ -203,6 +193,14 @@
       if (e.allowed !== null && !e.raf) e.raf = requestAnimationFrame(() => { e.raf = null; e.draw(); });
     };
     window.addEventListener("resize", e.schedule);
+    e.on = (action, obj) => {  // explorer_event.js: one CustomJS for every widget and plot event
+      if (action === "switch") e.switchTo(obj.active);
+      else if (action === "hover") e.hover(obj.x, obj.y);
+      else if (action === "select") { if (obj.final) e.select(obj.geometry); }
+      else if (action === "clear") e.clear();
+      else if (action === "filter") e.filter(obj.active);
+      else if (action === "schedule") e.schedule();
+    };
 
     function grid(i) {
       // Each layout's points bucketed once by cell (a counting sort), so a hover looks at a few cells.
@@ -240,7 +238,7 @@
     function show(k) {
       if (busy) { next = k; return; }
       const [ax, ay, b] = cols(a.ae);  // the sample's place on the latent plane
-      busy = decode(b[0] + ax[k] * Q * (b[2] - b[0]), b[1] + ay[k] * Q * (b[3] - b[1]), a.image).finally(() => {
+      busy = decode(M.position(ax[k], b[0], b[2]), M.position(ay[k], b[1], b[3]), a.image).finally(() => {
         busy = null;
         if (next !== null) { const k2 = next; next = null; show(k2); }
         else e.shownImage = k;
@@ -251,7 +249,7 @@
       if (k < 0 || k === e.hovered) return;
       e.hovered = k;
       const [xs, ys, b] = cols(e.shown);
-      a.marker.setv({ x: b[0] + xs[k] * Q * (b[2] - b[0]), y: b[1] + ys[k] * Q * (b[3] - b[1]), visible: true });
+      a.marker.setv({ x: M.position(xs[k], b[0], b[2]), y: M.position(ys[k], b[1], b[3]), visible: true });
       // a Div set to render text, never markup; an unlabelled dataset has the one category
       a.label.text = a.labels.length > 1 ? `#${k} · label ${a.labels[d.c[k]]}` : `#${k}`;
       show(k);

@@ -16,7 +16,7 @@ from aereport.data import load_mnist
 from aereport.model import decode_at
 from aereport.store import Run
 from aereport.report import load_state
-from aereport.views._elements import categories, color_key
+from aereport.views.style import categories, color_key
 
 from .conftest import MNIST_DIR, aereport, assert_no_traceback, free_port, wait_for_port
 from .bokeh_page import (COUNT_REPAINTS, DATA_AT, LOCATE, MID_FLIGHT, RANGES, READ, SCREEN_AT, TITLE,
