@@ -13,40 +13,38 @@ import os
 import sys
 from pathlib import Path
 
-from ._validation import AEReportError, check_choice
-from .store import check_writable
+from ._validation import AEReportError, check_names, check_non_negative_int, check_positive_int
+from .files import as_path, check_writable
 
 DATASET_OPTIONS = ("data_dir", "path", "size", "color", "labels", "limit")
+SEED_MAX = 2 ** 31 - 1  # aereport.training.SEED_MAX, without importing Keras to read a flag
+
+
+def _argument(name: str, check):
+    """An argparse type: the text as an int, checked by ``check(name, value)`` — the same check
+    and words as the Python API's (``Received: name='text'`` for what is no integer)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = text
+        try:
+            return check(name, value)
+        except AEReportError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
 
 
 def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 218x178. Received: {text!r}") from None
+        raise argparse.ArgumentTypeError(str(AEReportError("size must be HEIGHTxWIDTH such as 218x178",
+                                                           size=text))) from None
     if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"expected positive sizes. Received: {text!r}")
+        raise argparse.ArgumentTypeError(str(AEReportError("size must be positive", size=text)))
     return h, w
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
-    return value
 
 
 def _layout_names(text: str) -> list[str]:
@@ -54,19 +52,20 @@ def _layout_names(text: str) -> list[str]:
     from .layouts import LAYOUTS
 
     try:
-        return [check_choice("layout", n.strip(), LAYOUTS) for n in text.split(",") if n.strip()]
+        return check_names("layouts", text, LAYOUTS)
     except AEReportError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
+    return _argument("port", lambda name, value: check_positive_int(name, value, maximum=65535))(text)
+
+
+def _run_dir(text: str) -> Path:
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535. Received: {text!r}")
-    return value
+        return as_path(text, "run")  # "" is an unset shell variable, never "this folder"
+    except AEReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
@@ -80,7 +79,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--size", type=_size, help="resize folder images to HEIGHTxWIDTH, aspect kept")
     g.add_argument("--color", choices=["gray", "rgb"], help="read folder images as gray (default) or rgb")
     g.add_argument("--labels", help="labels: '<file> <label>' text file (folder) or .npy (array)")
-    g.add_argument("--limit", type=_positive, help="read only the first N images of a folder")
+    g.add_argument("--limit", type=_argument("limit", check_positive_int), help="read only the first N images of a folder")
 
 
 def _trust_arg(p: argparse.ArgumentParser) -> None:
@@ -95,17 +94,18 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--preset", default="dense", choices=PRESETS,
                    help="dense (default), seed (the tutorial's exact model) or conv (for faces)")
-    g.add_argument("--latent-dim", type=_positive, default=2,
+    g.add_argument("--latent-dim", type=_argument("latent_dim", check_positive_int), default=2,
                    help="size of the code: 2 (default) is the latent plane a tap decodes exactly; a wider "
                         "code reconstructs better (8: a third of the tutorial model's error on MNIST) and is "
                         "shown through its PCA")
-    g.add_argument("--n-layers", type=_positive, default=2)
-    g.add_argument("--n-units", type=_positive)
-    g.add_argument("--batch-size", type=_positive,
+    g.add_argument("--n-layers", type=_argument("n_layers", check_positive_int), default=2)
+    g.add_argument("--n-units", type=_argument("n_units", check_positive_int))
+    g.add_argument("--batch-size", type=_argument("batch_size", check_positive_int),
                    help="images a step (default: 256, or 128 or 64 where 256 leaves under 100 steps an "
                         "epoch; the seed preset 64)")
     g.add_argument("--learning-rate", type=float)
-    g.add_argument("--seed", type=_non_negative, default=0)
+    g.add_argument("--seed", type=_argument("seed", lambda n, v: check_non_negative_int(n, v, maximum=SEED_MAX)),
+                   default=0)
 
 
 def _dataset_spec(args) -> dict:
@@ -122,8 +122,6 @@ def _load(spec: dict):
     from .data import load_dataset
 
     options = dict(spec.get("options", {}))
-    if spec["name"] in ("folder", "array") and "path" not in options:
-        raise AEReportError(f"dataset {spec['name']!r} needs --path")
     if "size" in options:
         options["size"] = tuple(options["size"])
     return load_dataset(spec["name"], **options)
@@ -139,26 +137,29 @@ def _training_config(args, spec: dict):
 
 def cmd_train(args) -> None:
     from .callbacks import ProgressBar
-    from .state import dataset_for
+    from .runs import dataset_for
     from .store import Run
     from .training import load_or_build, new_run, train
 
-    run_dir = Path(args.run).expanduser()
+    run_dir = args.run
     check_writable(run_dir, f"--run {run_dir}")
     if Run.exists(run_dir):
         run = Run(run_dir)
         _check_resume(args, run)
         dataset = dataset_for(run)
         print(f"resuming {run_dir} after epoch {run.epochs_done}", file=sys.stderr)
+        ae = load_or_build(run, safe_mode=not args.trust_model)
+        train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
     else:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise AEReportError(f"--run {run_dir}: folder exists and is not a run; choose an empty or new folder")
+        Run.check_new(run_dir)
         spec = _dataset_spec(args)
         config = _training_config(args, spec)
         dataset = _load(spec)
-        run = new_run(run_dir, config, dataset)
-    ae = load_or_build(run, safe_mode=not args.trust_model)
-    train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
+        config.check_fits(dataset.image_shape)  # before a folder is made, not after
+        with Run.creating(run_dir):  # a failure before the first checkpoint leaves nothing
+            run = new_run(run_dir, config, dataset)
+            ae = load_or_build(run, safe_mode=not args.trust_model)
+            train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
     h = run.history
     if h:
         print(f"{run_dir}: {len(h)} epochs, loss {h[-1]['loss']:.5f}"
@@ -180,12 +181,12 @@ def _check_resume(args, run) -> None:
             flag = "--" + key.replace("_", "-")
             raise AEReportError(f"--run {run.path} already holds a run with {key}={recorded.get(key)!r}; "
                                 f"{flag} {given[key]} would train something else. Drop {flag} to resume, "
-                                "or choose a new --run folder")
+                                "or choose a new --run folder", **{key: given[key]})
 
 
 def _layouts(run, dataset, names: list[str], ae) -> dict:
     from .layouts import LayoutProgress
-    from .state import ensure_layouts
+    from .runs import ensure_layouts
 
     cached = run.load_layouts()
     with LayoutProgress(names, cached) as progress:
@@ -193,7 +194,7 @@ def _layouts(run, dataset, names: list[str], ae) -> dict:
 
 
 def cmd_layouts(args) -> None:
-    from .state import dataset_for
+    from .runs import dataset_for
     from .store import Run
 
     run = Run(args.run)
@@ -209,49 +210,67 @@ def cmd_info(args) -> None:
 
     run = Run(args.run)
     cfg = run.config
-    h = run.history
+    try:
+        h = run.history
+        trained = f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else "")
+    except AEReportError as exc:
+        trained = f"epochs: unknown ({exc})"
     print(f"run: {run.path}\ndataset: {cfg.get('dataset')}\nimages: {cfg.get('n_images')} of shape "
-          f"{cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}\n"
-          f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else ""))
-    print("layouts: " + (", ".join(run.load_layouts()) or "none"))
+          f"{cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}"
+          + ("" if run.has_model else " (no trained model yet)") + f"\n{trained}")
+    notes: list[str] = []
+    try:
+        layouts = ", ".join(run.load_layouts(notes)) or "none"
+    except AEReportError as exc:
+        layouts = f"unreadable ({exc})"
+    print("layouts: " + layouts + "".join(f"\n  {note}" for note in notes))
 
 
 def cmd_serve(args) -> None:
     if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_origin:
         raise AEReportError(f"--address {args.address} exposes the server beyond this machine; "
-                            "also pass --allow-origin HOST[:PORT] for the address browsers will use")
+                            "also pass --allow-origin HOST[:PORT] for the address browsers will use",
+                            address=args.address)
     _check_port(args.address, args.port)  # now, not after minutes of loading and layouts
     from concurrent.futures import ThreadPoolExecutor
 
-    from .state import ReportState, dataset_for, default_layouts, prepare_run
+    from .runs import dataset_for, default_layouts, prepare_run
+    from .state import ReportState
     from .store import Run
 
-    given = Path(args.run).expanduser() if args.run else None
+    given = args.run
+    if given is not None and Run.exists(given):
+        Run(given).require_model()  # a run is shown as it is, never trained over
     with ThreadPoolExecutor(1) as pool:
         # A trained run's images load while Panel, HoloViews and Datashader import (zlib and NumPy
         # release the GIL for most of the work): listening ~1 s sooner on full MNIST.
-        trained = given is not None and Run.exists(given) and Run(given).has_model
-        loading = pool.submit(dataset_for, Run(given)) if trained else None
+        loading = pool.submit(dataset_for, Run(given)) if given is not None and Run.exists(given) else None
         from .layouts import LayoutProgress
         from .report import default_run_dir
     run_dir = given or Path(default_run_dir()).expanduser()
     dataset = loading.result() if loading else None
-    if not Run.exists(run_dir) or not Run(run_dir).has_model:
+    if not Run.exists(run_dir):
         from .callbacks import ProgressBar  # Keras's: a served run that is trained already needs no TensorFlow
 
+        Run.check_new(run_dir)
         check_writable(run_dir, f"--run {run_dir}")
         spec = _dataset_spec(args)
-        dataset = _load(spec)
         print(f"training a new model in {run_dir}", file=sys.stderr)
-        prepare_run(run_dir, dataset, _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
+        prepare_run(run_dir, _load(spec), _training_config(args, spec), args.epochs, callbacks=[ProgressBar()])
     # Load the run once, before the first visitor; layouts it lacks besides the autoencoder's
     # are computed in the background while the report is already served with the others.
-    cached = Run(run_dir).load_layouts()
+    notes: list[str] = []
+    try:
+        cached = Run(run_dir).load_layouts(notes)
+    except AEReportError:
+        cached = {}  # ReportState.open says what it skipped
     names = args.layouts or default_layouts(cached)
     names = list(dict.fromkeys(["ae", *names]))
     with LayoutProgress([n for n in names if n == "ae" or n in cached], cached) as progress:
         state = ReportState.open(run_dir, dataset, names, safe_mode=not args.trust_model, background=True,
                                  **progress.callbacks)
+    for note in [*notes, *filter(None, [state.message])]:
+        print(f"aereport: {note}", file=sys.stderr)
     if state.layouts_pending:
         print(f"computing {', '.join(state.layouts_pending)} in the background: the report shows each "
               "as soon as it is ready", file=sys.stderr)
@@ -262,19 +281,26 @@ def _check_port(address: str, port: int) -> None:
     import socket
 
     try:
+        socket.getaddrinfo(address, port)
+    except socket.gaierror as exc:
+        raise AEReportError(f"--address {address}: no such host or address here ({exc.strerror})",
+                            address=address) from None
+    try:
         with socket.create_server((address, port)):
             pass
     except OSError as exc:
-        raise AEReportError(f"--port {port}: cannot listen on {address}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
-                            "choose another port") from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise AEReportError(f"--port {port}: cannot listen on {address}:{port} ({reason}); choose another port"
+                            + (" or --address" if exc.errno == 99 else ""), port=port) from None
 
 
 def cmd_export_tfjs(args) -> None:
-    from .store import Run
+    from .store import Run, check_output
     from .tfjs import save_tfjs
 
-    ae = Run(args.run).load_autoencoder(safe_mode=not args.trust_model, numpy=True)
-    out = Path(args.out_dir)
+    run = Run(args.run)
+    out = check_output(args.out_dir, run, "out_dir")
+    ae = run.load_autoencoder(safe_mode=not args.trust_model, numpy=True)
     for name, model in (("decoder", ae.decoder), ("encoder", ae.encoder)):
         files = save_tfjs(model, out / name)
         size = sum(f.stat().st_size for f in files)
@@ -285,8 +311,11 @@ def cmd_export(args) -> None:
     from .export import export_report
 
     target = export_report(args.run, args.out, fmt=args.format, safe_mode=not args.trust_model)
-    size = sum(f.stat().st_size for f in (target.parent.rglob("*") if args.format == "dir" else [target]))
-    print(f"{target}: {size / 1e6:.1f} MB")
+    files = sorted(p for p in target.parent.rglob("*") if p.is_file()) if args.format == "dir" else [target]
+    for f in files:
+        print(f"{f}: {f.stat().st_size / 1e6:.2f} MB")
+    if len(files) > 1:
+        print(f"{target.parent}: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.2f} MB in all")
 
 
 def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
@@ -297,7 +326,7 @@ def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None
     import panel as pn
 
     from .report import Report
-    from .views._elements import warm_up_soon
+    from .views.plane import warm_up_soon
 
     origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
     print(f"aereport: serving {state.run.path} at http://{address}:{port}/", file=sys.stderr)
@@ -311,8 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a new run or resume one")
-    p.add_argument("--run", required=True, help="run directory (created, or resumed if it exists)")
-    p.add_argument("--epochs", type=_non_negative, default=8, help="epochs to add (default 8)")
+    p.add_argument("--run", required=True, type=_run_dir, help="run directory (created, or resumed if it exists)")
+    p.add_argument("--epochs", type=_argument("epochs", check_non_negative_int), default=8,
+                   help="epochs to add (default 8)")
     p.add_argument("--layouts", type=_layout_names, default=[],
                    help="also compute these layouts, e.g. ae,pca,umap,tsne")
     _dataset_args(p)
@@ -321,32 +351,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("layouts", help="compute and cache 2-D layouts of a run's dataset")
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", required=True, type=_run_dir)
     p.add_argument("--only", type=_layout_names, default=["ae", "pca", "umap", "tsne"],
                    help="comma-separated layouts (default: all four)")
     _trust_arg(p)
     p.set_defaults(func=cmd_layouts)
 
     p = sub.add_parser("info", help="describe a run")
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", required=True, type=_run_dir)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("export-tfjs", help="write the run's decoder and encoder as TensorFlow.js models")
-    p.add_argument("run", help="run directory")
-    p.add_argument("out_dir", help="folder to write decoder/ and encoder/ into")
+    p.add_argument("run", type=_run_dir, help="run directory")
+    p.add_argument("out_dir", type=_run_dir, help="folder to write decoder/ and encoder/ into")
     _trust_arg(p)
     p.set_defaults(func=cmd_export_tfjs)
 
     p = sub.add_parser("export", help="write the report as one offline HTML file (or a folder)")
-    p.add_argument("run", help="run directory")
-    p.add_argument("out", help="the .html file (or folder with --format dir)")
+    p.add_argument("run", type=_run_dir, help="run directory")
+    p.add_argument("out", type=_run_dir, help="the .html file (or folder with --format dir)")
     p.add_argument("--format", choices=["html", "dir"], default="html")
     _trust_arg(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve the report (trains on the dataset first if the run is new)")
-    p.add_argument("--run", help="run directory (default: the embedded sample's run in ~/.cache/aereport)")
-    p.add_argument("--epochs", type=_positive, default=20, help="epochs for a new run (default 20)")
+    p.add_argument("--run", type=_run_dir,
+                   help="run directory (default: the embedded sample's run in ~/.cache/aereport)")
+    p.add_argument("--epochs", type=_argument("epochs", check_positive_int), default=20,
+                   help="epochs for a new run (default 20)")
     p.add_argument("--port", type=_port, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback only)")
     p.add_argument("--allow-origin", action="append", help="origin allowed to connect (needed off loopback)")

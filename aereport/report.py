@@ -18,13 +18,14 @@ from typing import Sequence
 import numpy as np
 import panel as pn
 
-from ._validation import AEReportError
+from ._validation import AEReportError, check_names, check_positive_int
 from .data import Dataset
-from .state import ReportState, ensure_default_run
+from .runs import ensure_default_run
+from .state import ReportState
 from .views import DecoderView, EmbeddingsView, ExploreView, TrainingView
 from .views._base import StateView
-from .views._collector import settle_soon
-from .views._elements import warm_up_soon
+from .views._workarounds import settle_soon
+from .views.plane import warm_up_soon
 
 RUN_ENV = "AEREPORT_RUN"
 FACES_ENV, FACES_RUN_ENV = "AEREPORT_FACES", "AEREPORT_FACES_RUN"
@@ -65,7 +66,7 @@ def faces_state() -> ReportState:
 
     >>> DecoderView(state=faces_state(), drag=True).servable()  # doctest: +SKIP
     """
-    from .state import ensure_faces_run
+    from .runs import ensure_faces_run
     from .store import Run
 
     run_dir = os.environ.get(FACES_RUN_ENV) or str(Path.home() / ".cache" / "aereport" / "runs" / "faces")
@@ -73,7 +74,8 @@ def faces_state() -> ReportState:
         folder = os.environ.get(FACES_ENV)
         if not folder:
             raise AEReportError(f"no face model at {run_dir}: set {FACES_ENV} to a folder of face photographs "
-                                f"(e.g. CelebA's img_align_celeba) to train one, or {FACES_RUN_ENV} to a run")
+                                f"(e.g. CelebA's img_align_celeba) to train one, or {FACES_RUN_ENV} to a run",
+                                **{FACES_ENV: folder})
         from .callbacks import ProgressBar
 
         ensure_faces_run(run_dir, folder, callbacks=[ProgressBar()])
@@ -121,10 +123,10 @@ class Report(StateView):
         # update ends in Bokeh recomputing the document's whole model graph, ~80 µs a model,
         # and each message in and out indexes every model: a zoom on the Decoder plane of a page
         # holding all four tabs (447 models) spent 40 of its 150 ms in the recompute alone
-        # (BENCHMARKS.md, "Session 15").
+        # (BENCHMARKS.md, "Zoom").
         # A tab's view is made when the tab is first opened, not with the page: Tabs turns every
         # object it is given into its panel at once, and the three hidden tabs' were half of
-        # building a page (BENCHMARKS.md, "Sessions 19-20").
+        # building a page (BENCHMARKS.md, "Server start").
         names = ("Embeddings", "Decoder", "Training", "Explore")
         tabs = pn.Tabs(*((name, views[0] if i == 0 else pn.Column(sizing_mode="stretch_both"))
                          for i, name in enumerate(names)), dynamic=True, sizing_mode="stretch_both")
@@ -165,11 +167,15 @@ def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aerepo
     """
     if run_dir is None or layouts is None:
         return Report.open(run_dir, safe_mode)
-    from .layouts import LayoutProgress
+    from .layouts import LAYOUTS, LayoutProgress
     from .store import Run
 
-    names = list(dict.fromkeys(["ae", *layouts]))
-    with LayoutProgress(names, Run(run_dir).load_layouts()) as progress:
+    names = list(dict.fromkeys(["ae", *check_names("layouts", layouts, LAYOUTS)]))
+    try:
+        cached = Run(run_dir).load_layouts()
+    except AEReportError:
+        cached = {}  # a damaged cache: the state says so and computes them again
+    with LayoutProgress(names, cached) as progress:
         return Report(state=ReportState.open(run_dir, layouts=names, safe_mode=safe_mode,
                                              **progress.callbacks))
 
@@ -199,35 +205,54 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
     >>> aereport.explore(x_test, y_test, encoder=enc, decoder=dec)  # doctest: +SKIP
     """
     from .callbacks import ProgressBar
-    from .layouts import LayoutProgress
-    from .layouts import LAYOUTS, model_version
+    from .files import as_path
+    from .autoencoder import model_version
+    from .layouts import LAYOUTS, LayoutProgress
     from .model import from_models
-    from .state import prepare_run
+    from .runs import prepare_run
     from .store import Run
-    from .training import TrainingConfig, adopt_run, new_run
+    from .training import TrainingConfig, adopt_run
 
+    # Every argument checked before any work: a bad one costs nothing and leaves nothing.
+    if not isinstance(name, str) or not name:
+        raise AEReportError("name must be a non-empty str", name=name)
+    epochs = check_positive_int("epochs", epochs)
+    layouts = ["ae"] + [n for n in check_names("layouts", layouts, LAYOUTS) if n != "ae"]
+    if config is not None and not isinstance(config, TrainingConfig):
+        raise AEReportError("config must be an aereport.training.TrainingConfig", config=type(config).__name__)
+    if run_dir is not None:
+        run_dir = as_path(run_dir, "run_dir")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise AEReportError("run_dir must be a folder", run_dir=str(run_dir))
     dataset = images if isinstance(images, Dataset) else Dataset.from_arrays(
         images, labels, name=name, label_names=label_names, source="images")
     if (encoder is None) != (decoder is None):
-        raise AEReportError("pass both encoder= and decoder= (your trained models), or neither to train one")
-    layouts = ["ae"] + [n for n in layouts if n != "ae"]
-    unknown = sorted(set(layouts) - set(LAYOUTS))
-    if unknown:
-        raise AEReportError(f"layouts must be among {list(LAYOUTS)}. Received: {unknown}")
+        raise AEReportError("pass both encoder= and decoder= (your trained models), or neither to train one",
+                            encoder=type(encoder).__name__, decoder=type(decoder).__name__)
     ae = from_models(encoder, decoder, dataset.image_shape) if encoder is not None else None
     config = config or TrainingConfig()
     fingerprint = _fingerprint(dataset, model_version(ae) if ae else repr(config))
-    run_dir = Path(run_dir or Path.home() / ".cache" / "aereport" / "runs" / f"explore-{fingerprint}").expanduser()
+    run_dir = run_dir or Path.home() / ".cache" / "aereport" / "runs" / f"explore-{fingerprint}"
 
+    if Run.exists(run_dir):
+        # The same images and model (or training config) as the run there, or nothing is touched.
+        held = Run(run_dir).config.get("fingerprint")
+        # runs made before fingerprints were recorded: the adopted model, or the cache folder's name
+        same = held == fingerprint or held is None and (
+            Run(run_dir).config.get("adopted_model") == model_version(ae) if ae is not None
+            else Path(run_dir).name == f"explore-{fingerprint}")
+        if not same:
+            raise AEReportError(f"run_dir={str(run_dir)!r} holds a run of other images or another model; "
+                                "choose a new folder", run_dir=str(run_dir))
     if ae is not None:
         if not Run.exists(run_dir):
-            adopt_run(run_dir, ae, dataset, seed=config.seed)
-        elif Run(run_dir).config.get("adopted_model") != model_version(ae):
-            raise AEReportError(f"run_dir={str(run_dir)!r} holds a run of another model; choose a new folder")
+            Run.check_new(run_dir)
+            adopt_run(run_dir, ae, dataset, seed=config.seed, extra={"fingerprint": fingerprint})
     else:
         if not Run.exists(run_dir):
-            new_run(run_dir, config, dataset, keep_dataset=True)
-        prepare_run(run_dir, dataset, config, epochs, callbacks=[ProgressBar()])
+            Run.check_new(run_dir)
+        prepare_run(run_dir, dataset, config, epochs, callbacks=[ProgressBar()], keep_dataset=True,
+                    extra={"fingerprint": fingerprint})
     with LayoutProgress(layouts, Run(run_dir).load_layouts()) as progress:
         # Your own model stays the one in memory: no round trip through Keras's safe-mode loader.
         state = ReportState.open(run_dir, dataset, layouts, ae=ae, **progress.callbacks)

@@ -41,9 +41,9 @@ def main():
             "Keras: decoder.predict_on_batch(z)": lambda: np.asarray(dec.predict_on_batch(z)),
             "Keras: tf.function": lambda: np.asarray(graph(z)),
             f"{type(state.ae.decoder).__name__} (the served decoder)": lambda: state.ae.decoder(z),
-            "decode_position('ae', x, y)": lambda: state.decode_position("ae", 1.0, 2.0)}
+            "decode_position('ae', x, y)": lambda: state.latent.decode("ae", 1.0, 2.0)}
     if "umap" in state.layouts:
-        rows["decode_position('umap', x, y) (8-NN blend)"] = lambda: state.decode_position("umap", 1.0, 2.0)
+        rows["decode_position('umap', x, y) (8-NN blend)"] = lambda: state.latent.decode("umap", 1.0, 2.0)
     for name, f in rows.items():
         print(f"{name}: {median_ms(f):.3f} ms")
 

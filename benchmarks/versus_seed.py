@@ -100,7 +100,7 @@ def ours(data_dir: str, n: int, train_only: bool = False, preset: str = "dense",
     import keras  # noqa: F401  imported before the clock starts, as in reference()
 
     from aereport.model import mse
-    from aereport.state import ensure_layouts
+    from aereport.runs import ensure_layouts
     from aereport.training import TrainingConfig, load_or_build, new_run, train
 
     ds = subset(data_dir, n)

@@ -155,7 +155,7 @@ def page(browser):
 
 # The longest files first: two xdist workers take files in collection order, and a long file
 # started last kept one worker busy for minutes after the other had finished.
-FIRST = ["test_readme.py", "test_crash.py", "test_notebooks.py", "test_explorer.py", "test_apps.py"]
+FIRST = ["test_readme.py", "test_crash.py", "test_notebooks.py", "test_views_explore.py", "test_apps.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aereport.state import ensure_faces_run
+from aereport.runs import ensure_faces_run
 from aereport.store import Run
 
 from .conftest import CELEBA_DIR, ROOT, free_port, wait_for_port
@@ -118,7 +118,7 @@ def test_face_decoder_decodes_while_dragging(faces_run, page, tmp_path):
 def test_layouts_app_zoomed_in_draws_each_face_as_its_own_thumbnail(faces_run, page, tmp_path):
     """The layouts app on color photographs: zoomed in to few enough faces, each is drawn at its
     place as its own thumbnail from the run's atlas (32 px on its longest side), pixel for pixel."""
-    from .test_explorer import pixel_of, rgba
+    from .test_views_explore import pixel_of, rgba
 
     proc, url = serve_app("layouts", {"AEREPORT_RUN": str(faces_run)}, tmp_path / "layouts.log")
     try:

@@ -40,17 +40,17 @@ def test_train_faces_with_conv_preset(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--run", "{tmp}/r", "--dataset", "cifar"], "invalid choice: 'cifar'"),
-    (["train", "--run", "{tmp}/r", "--epochs", "-1"], "expected an integer >= 0. Received: '-1'"),
-    (["train", "--run", "{tmp}/r", "--latent-dim", "0"], "expected a positive integer. Received: '0'"),
-    (["train", "--run", "{tmp}/r", "--dataset", "folder"], "dataset 'folder' needs --path"),
+    (["train", "--run", "{tmp}/r", "--epochs", "-1"], "epochs must be an integer >= 0. Received: epochs=-1"),
+    (["train", "--run", "{tmp}/r", "--latent-dim", "0"], "latent_dim must be a positive integer. Received: latent_dim=0"),
+    (["train", "--run", "{tmp}/r", "--dataset", "folder"], "dataset 'folder' needs path= (CLI: --path)"),
     (["train", "--run", "{tmp}/r", "--dataset", "mnist", "--data-dir", "{tmp}/nowhere"], "does not exist"),
     (["train", "--run", "/proc/aereport-run"], "/proc/aereport-run: cannot write"),
     (["layouts", "--run", "{tmp}"], "not a run directory"),
-    (["layouts", "--run", "{run}", "--only", "isomap"], "layout must be one of"),
+    (["layouts", "--run", "{run}", "--only", "isomap"], "layouts must be among ['ae', 'umap', 'tsne', 'pca']. Received: layouts='isomap'"),
     # refused before training, not after it (no run folder made: checked below)
-    (["train", "--run", "{tmp}/r", "--layouts", "ae,tnse"], "argument --layouts: layout must be one of"),
+    (["train", "--run", "{tmp}/r", "--layouts", "ae,tnse"], "argument --layouts: layouts must be among ['ae', 'umap', 'tsne', 'pca']. Received: layouts='tnse'"),
     (["serve", "--run", "{run}", "--address", "0.0.0.0"], "also pass --allow-origin"),
-    (["train", "--run", "{tmp}/r", "--size", "big"], "expected HEIGHTxWIDTH"),
+    (["train", "--run", "{tmp}/r", "--size", "big"], "size must be HEIGHTxWIDTH such as 218x178. Received: size='big'"),
 ])
 def test_cli_errors_are_one_line(tmp_path, trained_run, args, message):
     args = [a.format(tmp=tmp_path, run=trained_run) for a in args]
@@ -63,5 +63,5 @@ def test_cli_errors_are_one_line(tmp_path, trained_run, args, message):
 def test_existing_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     proc = aereport("train", "--run", tmp_path, check=False)
-    assert proc.returncode == 2 and "folder exists and is not a run" in proc.stderr
+    assert proc.returncode == 2 and "the folder is not empty and it is not a run" in proc.stderr
     assert os.listdir(tmp_path) == ["notes.txt"]

@@ -133,3 +133,96 @@ def test_kill_while_exporting_leaves_no_report(trained_run, tmp_path):
     aereport("export", trained_run, target)
     assert target.stat().st_size > 1e6 and not leftover.exists()
     assert target.read_text().rstrip().endswith("</html>")
+
+
+# --- kill -9 at random moments: every file of the run is its old or a new complete version --------
+
+def complete(path: Path) -> None:
+    """Raise unless ``path`` is a whole file of its kind."""
+    import json
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".json":
+        json.loads(path.read_text())
+    elif path.suffix == ".keras":
+        with zipfile.ZipFile(path) as archive:
+            assert archive.testzip() is None
+    elif path.suffix == ".parquet":
+        pq.read_table(path)
+    elif path.suffix in (".npy", ".npz"):
+        np.load(path, allow_pickle=False)
+
+
+def snapshot(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def assert_whole(run: Path, before: dict[str, bytes]) -> None:
+    """Each file under a real name is as it was, or a new complete version; the run opens."""
+    for p in run.iterdir():
+        if p.is_file() and not p.name.startswith(".") and before.get(p.name) != p.read_bytes():
+            complete(p)
+    r = Run(run)
+    r.history, r.load_layouts(), r.load_autoencoder(numpy=True)
+
+
+def kill_at_random(args, rng, low: float, high: float) -> int:
+    """Start the CLI, kill -9 it after a random moment in [low, high] s; its exit code (or -9)."""
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("aereport")), *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        proc.wait(timeout=rng.uniform(low, high))
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+    return proc.wait()
+
+
+def test_kill_at_random_moments_of_layouts_and_export(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    rng = np.random.default_rng(7)
+    for _ in range(3):  # layouts being computed and saved: umap and t-SNE take seconds on 5,000 images
+        (run / "layouts.parquet").unlink(missing_ok=True)
+        before = snapshot(run)
+        kill_at_random(["layouts", "--run", run, "--only", "ae,pca,umap"], rng, 2, 12)
+        assert_whole(run, before)
+    assert aereport("layouts", "--run", run, "--only", "ae,pca").returncode == 0  # resumes
+    before = snapshot(run)
+    target = tmp_path / "out" / "report.html"
+    for _ in range(3):  # an export: the run untouched, the report absent or whole
+        kill_at_random(["export", run, target], rng, 2, 14)
+        assert snapshot(run) == before
+        if target.exists():
+            assert target.read_text().rstrip().endswith("</html>")
+
+
+def test_kill_the_served_training_process_at_random_moments(trained_run, tmp_path):
+    """Train ! of a served report runs in the state's training process: killed there at random
+    moments, the run keeps whole files, opens, and trains on."""
+    from aereport.state import ReportState
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    state = ReportState.open(run)
+    rng = np.random.default_rng(3)
+    try:
+        for _ in range(3):
+            before = snapshot(run)
+            job = state.train_async(20)
+            deadline = time.time() + 120
+            while state._trainer.pid is None and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(3, 9))  # its imports, then somewhere in its epochs and checkpoints
+            if state._trainer.pid is not None:
+                os.kill(state._trainer.pid, signal.SIGKILL)
+            with pytest.raises(Exception):
+                job.result(timeout=120)
+            assert_whole(run, before)
+        done = Run(run).epochs_done
+        state.train_async(1).result(timeout=300)
+        assert Run(run).epochs_done == done + 1
+    finally:
+        state._trainer.close()

@@ -32,5 +32,5 @@ def test_notebook_runs_and_renders_its_report(path, tmp_path, monkeypatch):
     assert shown, "each notebook ends a cell with its report"
     for cell in shown:  # the report rendered as a live Panel object, not as a repr string
         assert any(PANEL_MIME in o.get("data", {}) for o in cell.outputs), cell.source
-    exported = list(tmp_path.rglob("report.html"))
+    exported = list(tmp_path.rglob("*report.html"))
     assert exported and exported[0].stat().st_size > 100_000

@@ -7,7 +7,7 @@ import pytest
 
 import aereport
 from aereport import AEReportError
-from aereport.state import field_at
+from aereport.latent import field_at
 from aereport.store import Run
 
 
@@ -37,7 +37,7 @@ def test_own_model_is_used_as_is(own_report, own_model, mnist_small):
     enc, _ = own_model
     state = own_report.state
     assert state.ae.latent_dim == 16 and not state.direct
-    np.testing.assert_allclose(state.codes[:50], enc(mnist_small.images[:50].reshape(50, -1)).numpy(), atol=1e-5)
+    np.testing.assert_allclose(state.latent.codes[:50], enc(mnist_small.images[:50].reshape(50, -1)).numpy(), atol=1e-5)
     assert set(state.layouts) == {"ae", "pca"} and state.layouts["ae"].shape == (len(mnist_small), 2)
 
 
@@ -47,11 +47,11 @@ def test_a_tap_on_any_layout_decodes_the_blended_neighbour_code(own_report, own_
     for layout in ("ae", "pca"):
         i = 123
         x, y = state.layouts[layout][i]
-        image, how = state.decode_position(layout, float(x), float(y))
+        image, how = state.latent.decode(layout, float(x), float(y))
         assert "nearest samples" in how
-        z, _ = state.latent_at(layout, float(x), float(y))
+        z, _ = state.latent.code_at(layout, float(x), float(y))
         # on a sample, the blend is dominated by that sample's own code
-        assert np.linalg.norm(z - state.codes[i]) < 0.5 * np.linalg.norm(state.codes[i])
+        assert np.linalg.norm(z - state.latent.codes[i]) < 0.5 * np.linalg.norm(state.latent.codes[i])
         np.testing.assert_allclose(image, dec(z[None]).numpy().reshape(28, 28), atol=1e-5)
     own_report.decoder.param.update(layout="pca", x=0.0, y=0.0)
     assert "nearest samples" in own_report.decoder.method
@@ -76,10 +76,10 @@ def test_the_run_reopens_without_the_notebook(own_report, own_model):
 
 def test_field_interpolates_the_neighbour_codes(own_report):
     state = own_report.state
-    field = state.latent_field("ae", size=32)
+    field = state.latent.field("ae", size=32)
     x0, y0, x1, y1 = field["bounds"]
     node = (x0 + 3 * (x1 - x0) / 31, y0 + 5 * (y1 - y0) / 31)  # a grid node: exact
-    np.testing.assert_allclose(field_at(field, *node), state.latent_at("ae", *node)[0], atol=1e-5)
+    np.testing.assert_allclose(field_at(field, *node), state.latent.code_at("ae", *node)[0], atol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs, message", [
