@@ -29,7 +29,9 @@ tests/js/node_modules: tests/js/package-lock.json
 # files in the order tests/conftest.py gives (longest first; xdist would put the most tests first).
 WORKERS ?= 2
 
+# The layers first (pyproject.toml's import-linter contracts): seconds, and a broken one fails the run.
 test: $(STAMP) chromium tests/js/node_modules
+	$(VENV)/bin/lint-imports --no-cache
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 benchmark: $(STAMP)
