@@ -6,7 +6,7 @@ Each viewport (the whole layout, zoomed 2×, 8× and 32× around the centre, and
 rendered three ways, side by side — aggregate by label into an 800×520 canvas, shade with the
 views' color key, spread sparse pixels — and timed as the median of 5 renders after a first one
 (numba compiled): Datashader alone (``tf``), HoloViews' ``datashade`` + ``dynspread`` (what the
-planes ran before), and the planes' own ``datashade_occupied`` (its spreading included).
+planes ran before), and the planes' own ``shade_plane`` (its spreading included, no cache).
 Bokeh's serialization of the image is not in these figures.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from holoviews.operation.datashader import datashade, dynspread
 
 from aereport.data import load_mnist
 from aereport.layouts import PCALayout
-from aereport.views._elements import RENDERS, SPREAD, categories, color_key, datashade_occupied
+from aereport.views.plane import shade_plane, shading
+from aereport.views.style import categories, color_key
 from decode_call import median_ms
 
 WIDTH, HEIGHT = 800, 520  # the Embeddings plane on a 1400-px-wide window
@@ -59,24 +60,24 @@ def main():
         df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1],
                            "label": pd.Categorical.from_codes(labels, categories=categories(mnist))})
         points = hv.Points(df, ["x", "y"], ["label"])
-        RENDERS.max_bytes = 0  # the render itself: repeats of one viewport would be the shared cache's hits
+        op = shade_plane.with_options(cache=None)  # the render itself: repeats of one viewport would be hits
+        spread = dict(threshold=op.spread_threshold, max_px=op.spread_px)
         times = {"tf": [], "datashade": [], "aereport": []}
         for name, xr, yr in viewports(xy):
             view = dict(x_range=tuple(map(float, xr)), y_range=tuple(map(float, yr)), width=WIDTH, height=HEIGHT,
                         dynamic=False)
-            agg = dict(aggregator=ds.count_cat("label"))
-            shading = dict(color_key=key, min_alpha=60)
+            options = shading(key)  # the planes' aggregator, color key and minimum alpha
 
             def bare():
                 canvas = ds.Canvas(WIDTH, HEIGHT, x_range=xr, y_range=yr)
-                aggregate = canvas.points(df, "x", "y", ds.count_cat("label"))
-                return tf.dynspread(tf.shade(aggregate, **shading), **SPREAD)
+                aggregate = canvas.points(df, "x", "y", options["aggregator"])
+                return tf.dynspread(tf.shade(aggregate, color_key=key, min_alpha=options["min_alpha"]), **spread)
 
             def holoviews():
-                return dynspread(datashade(points, **view, **agg, **shading), dynamic=False, **SPREAD)
+                return dynspread(datashade(points, **view, **options), dynamic=False, **spread)
 
             def ours():
-                return datashade_occupied(points, **view, **agg, **shading)
+                return op(points, **view, **options)
 
             # one after another on the same viewport (median_ms calls each once first: numba compiled)
             for label, f in (("tf", bare), ("datashade", holoviews), ("aereport", ours)):

@@ -25,10 +25,11 @@ def main():
 
     from aereport.report import Report
     from aereport.state import ReportState
-    from aereport.views._elements import RENDERS, warm_up
+    from aereport.views.plane import warm_up
 
     state = ReportState.open(args.run)
     warm_up(state.dataset)  # the numba compiles, as a server does before its first visitor
+    RENDERS = state.renders  # the run's render cache, shared by its sessions
     budget = RENDERS.max_bytes
     times = {"uncached": [], "cached": []}
     for i in range(args.pages):
