@@ -10,7 +10,6 @@ validates and computes, and the result is kept as ``embedding_`` (n, 2). Views k
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ._validation import AEReportError, check_choice, check_positive_int
+from .neighbours import flat, forget, neighbour_graph, principal_components, without_self
 
 # umap and pynndescent compile with numba on first use (12–50 s); a persistent cache makes
 # that a one-time cost per machine instead of per process.
@@ -31,78 +31,12 @@ LAYOUTS = ("ae", "umap", "tsne", "pca")
 LAYOUT_TITLES = {"ae": "Autoencoder latent", "umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 
 
-def _flat(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim < 2 or len(X) < 2:
-        raise AEReportError("a layout needs at least 2 samples as an (n, ...) array", shape=X.shape)
-    return X.reshape(len(X), -1)
-
-
-def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
-
-    k = min(n_components, X.shape[1], len(X))
-    return PCA(k, random_state=seed).fit_transform(X).astype(np.float32)
-
-
-# Up to this many points, UMAP and t-SNE share one exact neighbour search (one BLAS distance
-# computation on the PCA features) instead of each running its own approximate one: UMAP's
-# NN-descent compiles its numba code anew in every process (~30 s; the persistent cache does not
-# hold it), and at 70k points the exact search takes ~12 s (BENCHMARKS.md). It grows with n²,
-# so larger datasets keep the libraries' own searches.
-EXACT_KNN_MAX = 100_000
-SHARED_K = 91  # t-SNE's 3 × perplexity 30 neighbours plus the point itself; UMAP takes the first 15
-_graph: dict = {}  # the last dataset's (fingerprint, pca, seed) -> (features, indices, distances)
-
 # From this many points, with both UMAP and t-SNE to compute, UMAP runs in a child process beside
 # t-SNE: seeded, umap-learn optimizes on one core (it forces n_jobs=1 to be reproducible) while
 # openTSNE's gradients use every core, and the two share no state but the neighbour graph. At 70k
 # on 2 cores: both in 86 s instead of 103 s one after the other (BENCHMARKS.md). Below it, the
 # child's start (its imports, ~3 s) costs more than the overlap gains.
 SIDE_BY_SIDE_MIN = 20_000
-
-
-def exact_neighbours(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest rows (itself first) and their Euclidean distances.
-
-    >>> idx, dist = exact_neighbours(np.array([[0.0], [1.0], [3.0]]), 2)
-    >>> idx.tolist(), dist.tolist()
-    ([[0, 1], [1, 0], [2, 1]], [[0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(X)
-    return idx, dist.astype(np.float32)
-
-
-def neighbour_graph(X, pca: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """``(features, indices, distances)``: the first ``pca`` principal components of ``X`` (its
-    flattened pixels when ``pca`` is 0; neighbour searches on 50 components instead of 784 pixels
-    are several times faster and lose little) and, up to
-    ``EXACT_KNN_MAX`` points, their ``SHARED_K`` exact nearest neighbours (else None, None).
-
-    Kept for the last dataset seen, so UMAP and t-SNE of one dataset share one PCA and one search.
-    """
-    X = np.ascontiguousarray(_flat(X))
-    key = (hashlib.sha1(X.data).hexdigest(), X.shape, pca, seed)
-    if key not in _graph:
-        _graph.clear()
-        features = _pca(X, pca, seed) if pca else X
-        knn = exact_neighbours(features, min(SHARED_K, len(X))) if len(X) <= EXACT_KNN_MAX else (None, None)
-        _graph[key] = (features, *knn)
-    return _graph[key]
-
-
-def without_self(idx: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``k`` neighbours of each row other than the row itself (a duplicate image can
-    come first at distance 0).
-
-    >>> without_self(np.array([[1, 0, 2], [1, 0, 2]]), np.zeros((2, 3)), 2)[0].tolist()
-    [[1, 2], [0, 2]]
-    """
-    own = idx == np.arange(len(idx))[:, None]
-    order = np.argsort(own, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
 
 
 class PCALayout:
@@ -118,8 +52,8 @@ class PCALayout:
         self.random_state = random_state
 
     def fit_transform(self, X) -> np.ndarray:
-        X = _flat(X)
-        self.embedding_ = _pca(X, 2, self.random_state)
+        X = flat(X)
+        self.embedding_ = principal_components(X, 2, self.random_state)
         if self.embedding_.shape[1] < 2:  # a 1-pixel dataset still gets a plane
             self.embedding_ = np.column_stack([self.embedding_[:, 0], np.zeros(len(X), np.float32)])
         return self.embedding_
@@ -351,7 +285,7 @@ def compute_layouts(images: np.ndarray, names: Iterable[str] = LAYOUTS, *, encod
     try:
         _compute(images, names, encoder, model_version, cache, out, on_start, on_done)
     finally:
-        _graph.clear()  # shared by this call's layouts only: ~90 MB at 70k images
+        forget()  # the neighbour graph is shared by this call's layouts only
     return out
 
 

@@ -29,12 +29,12 @@ METHODS = ("ae", "pca", "graph", "umap", "tsne")
 
 def stages(images):
     """Each method as a zero-argument callable on ``images``, in the order they are timed."""
-    from aereport import layouts
+    from aereport import layouts, neighbours
     from aereport.model import build_autoencoder
 
     encoder = build_autoencoder(images.shape[1:]).encoder
     umap, tsne = layouts.UMAPLayout(), layouts.TSNELayout()
-    graph = lambda: layouts.neighbour_graph(images, umap.pca, umap.random_state)  # noqa: E731
+    graph = lambda: neighbours.neighbour_graph(images, umap.pca, umap.random_state)  # noqa: E731
     return {"ae": lambda: layouts.LatentLayout(encoder).fit_transform(images),
             "pca": lambda: layouts.PCALayout().fit_transform(images),
             "graph": graph,

@@ -21,7 +21,7 @@ from versus_seed import in_child
 
 
 def one(data_dir: str, n: int, fft: str) -> dict:
-    from aereport import layouts
+    from aereport import layouts, neighbours
     from aereport.data import load_mnist
     from versus_seed import quality
 
@@ -32,7 +32,7 @@ def one(data_dir: str, n: int, fft: str) -> dict:
         layouts.opentsne_fft_by_scipy = lambda workers: real(1)
     ds = load_mnist(data_dir)
     images, labels = ds.images[:n], ds.labels[:n]
-    layouts.neighbour_graph(images, 50, 0)
+    neighbours.neighbour_graph(images, 50, 0)
     start = time.perf_counter()
     xy = layouts.TSNELayout().fit_transform(images)
     seconds = time.perf_counter() - start

@@ -103,24 +103,24 @@ def test_layout_errors():
 
 
 def test_umap_and_tsne_share_one_exact_neighbour_search(mnist_small, monkeypatch):
-    import aereport.layouts as layouts
+    from aereport import neighbours
 
     calls = []
-    search = layouts.exact_neighbours
-    monkeypatch.setattr(layouts, "exact_neighbours", lambda X, k: calls.append((X.shape, k)) or search(X, k))
+    search = neighbours.exact_neighbours
+    monkeypatch.setattr(neighbours, "exact_neighbours", lambda X, k: calls.append((X.shape, k)) or search(X, k))
     images = mnist_small.images[:400]
     out = compute_layouts(images, ["umap", "tsne"])
-    assert calls == [((400, 50), layouts.SHARED_K)] and not layouts._graph  # one search, then let go
+    assert calls == [((400, 50), neighbours.SHARED_K)] and not neighbours._graph  # one search, then let go
     assert all(np.isfinite(out[name]["xy"]).all() for name in ("umap", "tsne"))  # quality: see above
     # Against brute force on the same PCA features: the true 15 nearest.
-    features = layouts._pca(images.reshape(400, -1), 50, 0)
+    features = neighbours.principal_components(images.reshape(400, -1), 50, 0)
     d = ((features[:, None] - features[None]) ** 2).sum(-1)
     idx, _ = search(features, 15)
     np.testing.assert_array_equal(np.sort(idx, 1), np.sort(np.argsort(d, 1, kind="stable")[:, :15], 1))
 
 
 def test_a_duplicate_image_is_a_neighbour_the_image_itself_is_not():
-    from aereport.layouts import exact_neighbours, without_self
+    from aereport.neighbours import exact_neighbours, without_self
 
     X = np.array([[0.0], [0.0], [1.0], [5.0]])  # rows 0 and 1 are the same image
     idx, dist = without_self(*exact_neighbours(X, 3), 2)

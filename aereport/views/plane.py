@@ -80,15 +80,16 @@ class shade_plane(hvds.datashade):
         return op
 
     def _process(self, element, key=None):
+        if self.cache is None:  # nothing to share: not even the key (a 10M-point hash) is worth making
+            return self._render(element, key)
         token = self.token(element, self.p)
-        cached = self.cache.get(token) if self.cache is not None else None
+        cached = self.cache.get(token)
         # Each session gets its own element over the shared arrays: HoloViews sets the returned
         # element's pipeline and options to the session's own.
         if cached is not None:
             return cached.clone(link=False)
         rendered = self._render(element, key)
-        if self.cache is not None:
-            self.cache.put(token, rendered.clone(link=False))
+        self.cache.put(token, rendered.clone(link=False))
         return rendered
 
     def _render(self, element, key=None):
@@ -113,8 +114,8 @@ class shade_plane(hvds.datashade):
         if not len(data) or not (vp.width and vp.height):
             return None
         x, y = (d.name for d in points.kdims)
-        token = ("pixels", self.token(points, self), x, y, vp)
-        cached = self.cache.get(token) if self.cache is not None else None
+        token = ("pixels", self.token(points, self), x, y, vp) if self.cache is not None else None
+        cached = self.cache.get(token) if token is not None else None
         if cached is None:
             canvas = ds.Canvas(plot_width=vp.width, plot_height=vp.height, x_range=(vp.x0, vp.x1),
                                y_range=(vp.y0, vp.y1))
