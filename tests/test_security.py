@@ -129,7 +129,7 @@ def test_browser_inputs_are_numbers_and_choices(trained_run):
                      "StaticText", "FileDownload"}, kinds
     assert {w.filename for w in layout.select(pn.widgets.FileDownload)} == {"selection.csv"}
     with pytest.raises(ValueError):
-        report.explore.labels = ["../../etc/passwd"]
+        report.explore.exploration.labels = ["../../etc/passwd"]
     decoder = report.decoder
     for bad in ("../../etc/passwd", None):
         with pytest.raises((ValueError, TypeError)):

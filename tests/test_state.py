@@ -63,8 +63,8 @@ def test_layouts_join_the_open_report_as_they_are_computed(trained_run, tmp_path
     assert set(run.load_layouts()) == {"ae", "pca", "umap"}  # saved: the next start has them at once
     # The Explore tab grew a pane and a neighbour strip for each.
     assert report.explore.layouts == ["ae", "umap", "pca"] and len(report.explore._grid.objects) == 3
-    report.explore.picked = 7
-    strips = report.explore.neighbour_strips()
+    report.explore.exploration.picked = 7
+    strips = report.explore.exploration.neighbour_strips()
     assert set(strips) == {"pixels", "ae", "umap", "pca"} and "pixel-space neighbours" in strips["umap"][1]
 
 

@@ -225,7 +225,7 @@ def test_explore_filter_selection_and_csv(report):
     r, root = report
     assert not [m for m in root.select({"type": GlyphRenderer}) if m.name == "selection-grid"]
     root.select_one({"type": Tabs}).active = 3  # Explore is drawn when first opened
-    ex = r.explore
+    ex = r.explore.exploration  # what the tab shows, set as its pointer would
     xy = r.state.layouts["umap"]
     box = (*np.percentile(xy, 30, axis=0), *np.percentile(xy, 70, axis=0))
     ex.select("umap", box=box)
@@ -238,7 +238,7 @@ def test_explore_filter_selection_and_csv(report):
     table = ex.selection_table()
     assert table["index"].tolist() == ex.selection.tolist() and set(table["label"]) <= {"3", "8"}
     assert np.allclose(table[["umap_x", "umap_y"]].to_numpy(), xy[ex.selection])
-    csv = ex._csv().getvalue().splitlines()
+    csv = r.explore._csv().getvalue().splitlines()
     assert csv[0].startswith("index,label,ae_x,ae_y") and len(csv) == len(ex.selection) + 1
     ex.clear()
     assert ex.selection is None
@@ -248,7 +248,7 @@ def test_explore_filter_selection_and_csv(report):
 def test_explore_hover_rings_follow_their_sample_when_the_model_retrains(report):
     r, root = report
     root.select_one({"type": Tabs}).active = 3
-    ex = r.explore
+    ex = r.explore.exploration
     rings = {m.name: m for m in root.select({"type": Label}) if m.name and m.name.endswith("-hover")}
     assert set(rings) == {f"explore-{name}-hover" for name in r.state.layouts} and not any(
         m.visible for m in rings.values())

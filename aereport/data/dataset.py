@@ -14,6 +14,9 @@ import numpy as np
 from .._validation import AEReportError
 
 
+UNLABELLED = "all"  # the one category of a dataset without labels
+
+
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     """Images in [0, 1] with optional labels.
@@ -64,6 +67,18 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
+
+    @property
+    def categories(self) -> list[str]:
+        """The display names of the labels, in code order (one, ``"all"``, without labels).
+
+        >>> Dataset.from_arrays(np.zeros((2, 1, 1)), [0, 2]).categories
+        ['0', '1', '2']
+        """
+        if self.labels is None:
+            return [UNLABELLED]
+        n = int(self.labels.max()) + 1
+        return [self.label_text(i) for i in range(max(n, len(self.label_names or ())))]
 
     def label_text(self, value: int) -> str:
         """The display name of label ``value``."""

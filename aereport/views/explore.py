@@ -7,17 +7,17 @@ import panel as pn
 import param
 from bokeh.models import ColumnDataSource, Label
 
+from ..exploration import GRID_MAX, Exploration
 from ..layouts import LAYOUT_TITLES
-from ..sprites import grid
 from ._base import StateView, served
 from ._workarounds import CANVAS, SteadyPlotSize, push
 from ._zoom import plane_zoom
 from .images import image_figure, image_source_data, name_renderer
 from .plane import detail, shade, viewport
-from .style import HOVER_MARKER_STYLE, HOVER_PX, categories, color_key, frame
+from .style import HOVER_MARKER_STYLE, HOVER_PX, color_key, frame
 from .transition import extent
 
-GRID_MAX = 100  # selected images shown in the grid (evenly spaced over the selection)
+__all__ = ["ExploreView", "GRID_MAX"]
 
 
 class ExploreView(StateView):
@@ -33,21 +33,18 @@ class ExploreView(StateView):
     >>> ExploreView(state=ReportState.open("runs/mnist"), labels=["3", "8"])  # doctest: +SKIP
     """
 
-    labels = param.ListSelector(default=[], doc="The labels shown on every pane")
-    selection = param.Array(default=None, allow_None=True, doc="Indices of the selected samples")
-    picked = param.Integer(default=None, allow_None=True, doc="The sample whose neighbours are shown")
-    hovered = param.Integer(default=None, allow_None=True, doc="The sample under the pointer")
-    k = param.Integer(default=8, bounds=(1, 32), constant=True, doc="How many neighbours to show")
+    exploration = param.ClassSelector(class_=Exploration, constant=True, doc="""
+        What is explored: the label filter, the selection, the picked and hovered samples
+        (made from the other arguments when not given).""")
     plane_version = param.String(default="", precedence=-1,
                                  doc="The model version the 'ae' pane was drawn for")
 
     def __init__(self, **params):
+        given = {k: params.pop(k) for k in ("labels", "selection", "picked", "hovered", "k") if k in params}
+        if params.get("exploration") is None:
+            params["exploration"] = Exploration(state=params["state"], **given)
         super().__init__(**params)
-        names = categories(self.state.dataset)
-        self.param.labels.objects = names
-        self.param.labels.check_on_set = True  # declared without objects, it would accept anything
-        if not self.labels:
-            self.labels = list(names)
+        ex = self.exploration
         self.layouts = [n for n in LAYOUT_TITLES if n in self.state.layouts]
         self.plane_version = self.status.version
         self._ranges: dict[str, hv.streams.RangeXY] = {}
@@ -56,18 +53,17 @@ class ExploreView(StateView):
         self._picked_marks: list[tuple[str, ColumnDataSource]] = []
         self._hover_marks: list[tuple[str, Label]] = []
         self._figures: dict[str, list] = {}  # image figure name -> [(figure, source)]
-        self._found: tuple = (None, None)  # ((picked, version, layouts), its neighbours)
         self._grid = self._strips = None  # the panes' grid and the strips' column, once drawn
-
-    # --- state -------------------------------------------------------------------------------
-    @property
-    def visible(self) -> np.ndarray | None:
-        """Which samples pass the label filter (None: all)."""
-        names = categories(self.state.dataset)
-        if self.state.labels is None or set(self.labels) >= set(names):
-            return None
-        codes = [i for i, n in enumerate(names) if n in self.labels]
-        return np.isin(self.state.labels, codes)
+        # The widgets now, not when drawn: what is set before the page is built shows in it.
+        self._filter = pn.widgets.CheckButtonGroup.from_param(ex.param.labels, name="")
+        self._clear = pn.widgets.Button(label="Clear selection", width=130)
+        self._clear.on_click(ex.clear)
+        self._download = pn.widgets.FileDownload(callback=self._csv, filename="selection.csv",
+                                                 label="Download selection (CSV)", width=200)
+        self._picked_input = pn.widgets.IntInput.from_param(ex.param.picked, name="Sample #", width=110,
+                                                            start=0, end=len(self.state.dataset) - 1)
+        self._hover_text = pn.widgets.StaticText(value=ex.hover_card()[1], css_classes=["ae-hover"])
+        self._strip_width = min(40 * (ex.k + 1), 520)
 
     @param.depends("status.version", "shown", watch=True)
     def _new_model(self):
@@ -89,7 +85,7 @@ class ExploreView(StateView):
         panes = dict(zip(self._grid_layouts, self._grid.objects))
         for name in arrived:
             panes[name] = self._pane_view(name)
-            strip, caption = self.neighbour_strips()[name]
+            strip, caption = self.exploration.neighbour_strips()[name]
             self._strips.append(self._images(f"neighbours-{name}", strip, caption, width=self._strip_width))
         self._grid_layouts = list(self.layouts)
         self._grid.ncols = 2 if len(self.layouts) == 4 else len(self.layouts)
@@ -103,24 +99,10 @@ class ExploreView(StateView):
         # linked_axes=False: the panes show different layouts, each zooms on its own.
         return pn.pane.HoloViews(self._pane(layout), sizing_mode="stretch_both", min_height=330, linked_axes=False)
 
-    def select(self, layout: str, box=None, polygon=None) -> None:
-        """Select the shown samples inside ``box`` (x0, y0, x1, y1) or ``polygon`` on ``layout``."""
-        index = self.state.latent.select(layout, box=box, polygon=polygon)
-        visible = self.visible
-        self.selection = index if visible is None else index[visible[index]]
-
-    @param.depends("labels", watch=True)
-    def _filter_selection(self):
-        visible = self.visible
-        if self.selection is not None and visible is not None:
-            self.selection = self.selection[visible[self.selection]]
-        if self.picked is not None and visible is not None and not visible[self.picked]:
-            self.picked = None
-
     # --- one pane ----------------------------------------------------------------------------
-    def _points(self, layout: str, labels: list, plane_version: str) -> hv.Points:
+    def _points(self, layout: str, labels: list, plane_version: str = "") -> hv.Points:
         xy = self.state.layouts[layout]
-        df, visible = frame(xy, self.state.dataset), self.visible
+        df, visible = frame(xy, self.state.dataset), self.exploration.visible
         if visible is not None:
             df = df[visible]
         # The whole layout's extent, so a label filter never moves the (framewise) axes.
@@ -130,28 +112,30 @@ class ExploreView(StateView):
     def _detail(self, layout: str, x_range=None, y_range=None, width=None, height=None, **_) -> hv.RGB:
         xy = self.state.layouts[layout]
         return detail(self.state, xy, viewport(x_range, y_range, width, height, xy), f"explore-{layout}-detail",
-                      visible=self.visible, selected=self.selection)
+                      visible=self.exploration.visible, selected=self.exploration.selection)
 
     def _pane(self, layout: str) -> hv.DynamicMap:
         ranges, size = hv.streams.RangeXY(), SteadyPlotSize(f"explore-{layout}")
         self._ranges[layout], self._sizes[layout] = ranges, size
-        follows = ["labels"] + (["plane_version"] if layout == "ae" else [])
+        ex = self.exploration
+        # The 'ae' pane follows the model too.
+        model = [hv.streams.Params(self, ["plane_version"])] if layout == "ae" else []
         points = hv.DynamicMap(lambda labels, plane_version="": self._points(layout, labels, plane_version),
-                               streams=[hv.streams.Params(self, follows)])
+                               streams=[hv.streams.Params(ex, ["labels"]), *model])
         key = color_key(self.state.dataset)
         shaded = shade(points, key, ranges, size, self.state.renders)
         detail = hv.DynamicMap(lambda **kw: self._detail(layout, **kw),
-                               streams=[ranges, size, hv.streams.Params(self, follows + ["selection"])])
+                               streams=[ranges, size, hv.streams.Params(ex, ["labels", "selection"]), *model])
         shaded = shaded.opts(hooks=[name_renderer(f"explore-{layout}")], tools=["box_select", "lasso_select", "tap"])
         pane, hooks = shaded * detail, [self._add_markers(layout)]
         if served():
             hooks.append(plane_zoom(self.state, ranges, size, lambda: self.state.layouts[layout], points, key,
                                     f"explore-{layout}", f"explore-{layout}-detail",
-                                    lambda: dict(visible=self.visible, selected=self.selection)).hook)
+                                    lambda: dict(visible=ex.visible, selected=ex.selection)).hook)
         hv.streams.BoundsXY(source=shaded).add_subscriber(
-            lambda bounds: bounds and self.select(layout, box=bounds))
+            lambda bounds: bounds and ex.select(layout, box=bounds))
         hv.streams.Lasso(source=shaded).add_subscriber(
-            lambda geometry: geometry is not None and len(geometry) > 2 and self.select(layout, polygon=geometry))
+            lambda geometry: geometry is not None and len(geometry) > 2 and ex.select(layout, polygon=geometry))
         for stream in (hv.streams.Tap, hv.streams.DoubleTap):
             stream(source=shaded, x=None, y=None).add_subscriber(
                 lambda x, y: self._pick(layout, x, y))
@@ -184,7 +168,7 @@ class ExploreView(StateView):
         """The shown sample within ``HOVER_PX`` screen pixels of ``(x, y)`` on ``layout``, if any."""
         if x is None or y is None:
             return None
-        i = self.state.latent.nearest(layout, x, y, self.visible)
+        i = self.state.latent.nearest(layout, x, y, self.exploration.visible)
         if i is None:
             return None
         vp = viewport(self._ranges[layout].x_range, self._ranges[layout].y_range,
@@ -197,36 +181,31 @@ class ExploreView(StateView):
     def _pick(self, layout: str, x, y) -> None:
         i = self._near(layout, x, y)
         if i is not None:
-            self.picked = i
+            self.exploration.picked = i
 
     def _hover(self, layout: str, x, y) -> None:
         i = self._near(layout, x, y)
-        if i is not None and i != self.hovered:
-            self.hovered = i
+        if i is not None and i != self.exploration.hovered:
+            self.exploration.hovered = i
 
-    def _neighbours(self) -> dict[str, np.ndarray]:
-        """The picked sample's neighbours (one search per pick and model: markers and strips share it)."""
-        key = (self.picked, self.status.version, tuple(self.layouts))
-        if self._found[0] != key:
-            self._found = (key, self.state.neighbours(self.picked, self.k))
-        return self._found[1]
-
-    @param.depends("picked", "status.version", watch=True)
+    @param.depends("exploration.picked", "status.version", watch=True)
     def _move_picked(self):
-        around = self._neighbours()["pixels"] if self.picked is not None else []
-        index = np.asarray([self.picked, *around] if self.picked is not None else [], np.int64)
+        picked = self.exploration.picked
+        around = self.exploration.neighbours()["pixels"] if picked is not None else []
+        index = np.asarray([picked, *around] if picked is not None else [], np.int64)
         for layout, source in self._picked_marks:
             xy = self.state.layouts[layout][index]
             data = {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist()}
             push(source, lambda source=source, data=data: setattr(source, "data", data))
 
-    @param.depends("hovered", "status.version", watch=True)
+    @param.depends("exploration.hovered", "status.version", watch=True)
     def _move_hover(self):
+        hovered = self.exploration.hovered
         for layout, label in self._hover_marks:
-            if self.hovered is None:
+            if hovered is None:
                 place = dict(visible=False)
             else:
-                x, y = self.state.layouts[layout][self.hovered]
+                x, y = self.state.layouts[layout][hovered]
                 place = dict(x=float(x), y=float(y), visible=True)
             push(label, lambda label=label, place=place: label.update(**place))
 
@@ -244,117 +223,46 @@ class ExploreView(StateView):
                 fig.title.text = title
             push(source, update)
 
-    def _blank(self, n: int = 1) -> np.ndarray:
-        return np.ones((n, *self.state.dataset.image_shape), np.float32)
-
-    def hover_card(self) -> tuple[np.ndarray, str]:
-        """The hovered sample's image and caption."""
-        i = self.hovered
-        if i is None:
-            return self._blank()[0], "hover over a point"
-        return self.state.dataset.images[i], f"#{i} · label {self._label(i)}"
-
-    def selection_grid(self) -> tuple[np.ndarray, str]:
-        """Up to ``GRID_MAX`` selected images (evenly spaced over the selection, in index order) in a
-        10-column grid, and a caption."""
-        sel = self.selection if self.selection is not None else np.zeros(0, np.int64)
-        shown = sel[np.unique(np.linspace(0, len(sel) - 1, min(len(sel), GRID_MAX)).round().astype(int))]
-        # Always a full grid (blank tiles after the images): the figure keeps one shape.
-        images = np.concatenate([self.state.dataset.images[shown], self._blank(GRID_MAX - len(shown))])
-        if not len(sel):
-            return grid(images), "no selection: drag a box or lasso on any pane"
-        more = f" (showing {len(shown)})" if len(shown) < len(sel) else ""
-        return grid(images), f"{len(sel):,} selected{more}"
-
-    def neighbour_strips(self) -> dict[str, tuple[np.ndarray, str]]:
-        """Per space ('pixels' and each layout): the picked sample and its ``k`` nearest, as one
-        strip, and how many of them are also nearest in pixel space."""
-        if self.picked is None:
-            blank = grid(self._blank(self.k + 1), columns=self.k + 1)
-            return {space: (blank, f"{self._space(space)}: tap a point") for space in ["pixels", *self.layouts]}
-        found = self._neighbours()
-        out = {}
-        for space in ["pixels", *self.layouts]:
-            strip = grid(self.state.dataset.images[[self.picked, *found[space]]], columns=self.k + 1)
-            if space == "pixels":
-                caption = f"#{self.picked} (label {self._label(self.picked)}) and its {self.k} nearest in pixel space"
-            else:
-                shared = len(np.intersect1d(found[space], found["pixels"]))
-                caption = f"{self._space(space)}: {shared} of {self.k} are pixel-space neighbours too"
-            out[space] = (strip, caption)
-        return out
-
-    def _label(self, i: int) -> str:
-        return self.state.dataset.label_text(int(self.state.labels[i])) if self.state.labels is not None else "–"
-
-    @staticmethod
-    def _space(space: str) -> str:
-        return "Pixel space" if space == "pixels" else LAYOUT_TITLES[space]
-
-    @param.depends("hovered", watch=True)
+    @param.depends("exploration.hovered", watch=True)
     def _update_hover(self):
-        image, caption = self.hover_card()
+        image, caption = self.exploration.hover_card()
         self._show("hover-image", image, caption)
         self._hover_text.value = caption
 
-    @param.depends("selection", watch=True)
+    @param.depends("exploration.selection", watch=True)
     def _update_grid(self):
-        self._show("selection-grid", *self.selection_grid())
+        self._show("selection-grid", *self.exploration.selection_grid())
 
-    @param.depends("picked", watch=True)
+    @param.depends("exploration.picked", watch=True)
     def _update_neighbours(self):
-        for space, (strip, caption) in self.neighbour_strips().items():
+        for space, (strip, caption) in self.exploration.neighbour_strips().items():
             self._show(f"neighbours-{space}", strip, caption)
-
-    def selection_table(self):
-        """The selected samples as a DataFrame: index, label and their position on every layout."""
-        import pandas as pd
-
-        index = self.selection if self.selection is not None else np.zeros(0, np.int64)
-        columns = {"index": index}
-        if self.state.labels is not None:
-            columns["label"] = [self._label(i) for i in index]
-        for name in self.layouts:
-            columns[f"{name}_x"], columns[f"{name}_y"] = self.state.layouts[name][index].T
-        return pd.DataFrame(columns)
 
     def _csv(self):
         import io
 
-        return io.StringIO(self.selection_table().to_csv(index=False))
-
-    def clear(self, event=None) -> None:
-        """Drop the selection."""
-        self.selection = None
+        return io.StringIO(self.exploration.selection_table().to_csv(index=False))
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
+        ex = self.exploration
         panes = [self._pane_view(layout) for layout in self.layouts]
         width = 320
-        card, caption = self.hover_card()
-        self._hover_text = pn.widgets.StaticText(value=caption, css_classes=["ae-hover"])
-        self._strip_width = min(40 * (self.k + 1), 520)
+        card, caption = ex.hover_card()
         strips = [self._images(f"neighbours-{space}", strip, caption, width=self._strip_width)
-                  for space, (strip, caption) in self.neighbour_strips().items()]
-        filter_ = pn.widgets.CheckButtonGroup.from_param(self.param.labels, name="")
-        clear = pn.widgets.Button(label="Clear selection", width=130)
-        clear.on_click(self.clear)
-        download = pn.widgets.FileDownload(callback=self._csv, filename="selection.csv",
-                                           label="Download selection (CSV)", width=200)
-        picked = pn.widgets.IntInput.from_param(self.param.picked, name="Sample #", width=110,
-                                                start=0, end=len(self.state.dataset) - 1)
+                  for space, (strip, caption) in ex.neighbour_strips().items()]
         self._grid = pn.GridBox(*panes, ncols=2 if len(panes) == 4 else len(panes), sizing_mode="stretch_both")
         self._grid_layouts = list(self.layouts)
-        self._strips = pn.Column(picked, *strips)
+        self._strips = pn.Column(self._picked_input, *strips)
         self._plane_row = pn.Row(
             self._grid, pn.Column(self._images("hover-image", card, "under the pointer", width=160), self._hover_text,
                                   width=180),
             sizing_mode="stretch_both", min_height=self._grid_height())
         return pn.Column(
-            pn.Row(filter_, clear, download, pn.pane.Markdown(
+            pn.Row(self._filter, self._clear, self._download, pn.pane.Markdown(
                 "Drag a box (or pick the lasso) on any pane to select; scroll to zoom; tap a point for "
                 "its neighbours; hover for its image.", margin=(0, 20)), self._pending_layouts()),
             self._plane_row,
-            pn.Row(pn.Column(self._images("selection-grid", *self.selection_grid(), width=width), width=width + 20),
+            pn.Row(pn.Column(self._images("selection-grid", *ex.selection_grid(), width=width), width=width + 20),
                    self._strips),
             sizing_mode="stretch_both")

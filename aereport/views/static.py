@@ -24,7 +24,7 @@ from ..layouts import LAYOUT_TITLES
 from ..model import reconstruct
 from ..sprites import VEIL, png_data_uri
 from ..state import ReportState
-from .explore import GRID_MAX
+from ..exploration import GRID_MAX
 from .images import image_figure
 from .plane import RASTER_PX, plane_raster
 from .scripts import script

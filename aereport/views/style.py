@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..data import Dataset
 
-UNLABELLED = "all"
 CATEGORY10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
               "#bcbd22", "#17becf"]
 DENSITY_CMAP = ["#9ecae1", "#08306b"]  # unlabelled data: light where sparse, dark where dense
@@ -38,11 +37,8 @@ CAPTION = dict(text_font_size="12px", text_font_style="normal")
 
 
 def categories(dataset: Dataset) -> list[str]:
-    """The display names of the dataset's labels, in code order."""
-    if dataset.labels is None:
-        return [UNLABELLED]
-    n = int(dataset.labels.max()) + 1
-    return [dataset.label_text(i) for i in range(max(n, len(dataset.label_names or ())))]
+    """The display names of the dataset's labels, in code order (see :attr:`Dataset.categories`)."""
+    return dataset.categories
 
 
 def color_key(dataset: Dataset) -> dict[str, str]:
