@@ -274,6 +274,8 @@ def cmd_serve(args) -> None:
     if state.layouts_pending:
         print(f"computing {', '.join(state.layouts_pending)} in the background: the report shows each "
               "as soon as it is ready", file=sys.stderr)
+    from .report import serve
+
     serve(state, port=args.port, address=args.address, allow_origin=args.allow_origin, show=args.show)
 
 
@@ -316,23 +318,6 @@ def cmd_export(args) -> None:
         print(f"{f}: {f.stat().st_size / 1e6:.2f} MB")
     if len(files) > 1:
         print(f"{target.parent}: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.2f} MB in all")
-
-
-def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
-    """Serve the report of a loaded :class:`~aereport.state.ReportState` until interrupted.
-
-    Every browser session builds its own views over this one state.
-    """
-    import panel as pn
-
-    from .report import Report
-    from .views.plane import warm_up_soon
-
-    origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
-    print(f"aereport: serving {state.run.path} at http://{address}:{port}/", file=sys.stderr)
-    warm_up_soon(state.dataset)  # Datashader's numba compiles, while it starts listening
-    pn.serve({"/": lambda: Report(state=state)}, port=port, address=address, websocket_origin=origins,
-             show=show, title="aereport", print_url=False)
 
 
 def build_parser() -> argparse.ArgumentParser:

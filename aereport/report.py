@@ -265,3 +265,18 @@ def _fingerprint(dataset: Dataset, model: str) -> str:
         h.update(np.ascontiguousarray(dataset.labels).data)
     h.update(model.encode())
     return h.hexdigest()[:12]
+
+
+def serve(state, port: int = 5006, address: str = "127.0.0.1", allow_origin=None, show: bool = False):
+    """Serve the report of a loaded :class:`~aereport.state.ReportState` until interrupted
+    (``aereport serve``). Every browser session builds its own views over this one state.
+
+    >>> serve(ReportState.open("runs/mnist", background=True))  # doctest: +SKIP
+    """
+    import sys
+
+    origins = [f"{h}:{port}" for h in ("localhost", "127.0.0.1")] + list(allow_origin or [])
+    print(f"aereport: serving {state.run.path} at http://{address}:{port}/", file=sys.stderr)
+    warm_up_soon(state.dataset)  # Datashader's numba compiles, while it starts listening
+    pn.serve({"/": lambda: Report(state=state)}, port=port, address=address, websocket_origin=origins,
+             show=show, title="aereport", print_url=False)
