@@ -93,9 +93,9 @@ class ReportState(Status):
         # NumPy models where they can run it: the server and the export never import TensorFlow.
         ae = ae if ae is not None else run.load_autoencoder(safe_mode, numpy=True)
         check_finite(ae, dataset, str(run.path / MODEL))
-        notes = []
+        notes: list[str] = []
         try:
-            cached = run.load_layouts()
+            cached = run.load_layouts(notes)  # a layout that is not finite is left out, and said
         except AEReportError as exc:
             cached = {}
             notes.append(f"{exc}; the layouts are computed again")

@@ -325,3 +325,14 @@ def test_a_run_with_damaged_layouts_opens_and_computes_them_again(capsys, run):
     assert "layouts.parquet: corrupt layouts cache" in report.state.message
     assert set(Run(run).load_layouts()) == {"ae", "pca"}
 
+
+def test_a_layout_that_is_not_finite_is_computed_again_and_said(run):
+    import aereport
+
+    layouts = Run(run).load_layouts()
+    xy = layouts["pca"]["xy"].copy()
+    xy[10] = np.nan
+    Run(run).save_layouts({**layouts, "pca": {**layouts["pca"], "xy": xy}}, None)
+    report = aereport.open(run, layouts=["ae", "pca"])
+    assert np.isfinite(report.state.layouts["pca"]).all()
+    assert "layouts.parquet: layout 'pca' has positions that are not finite; computed again" in report.state.message
