@@ -1,17 +1,26 @@
 """The one door to Panel's, HoloViews' and Bokeh's internals: every workaround in the report.
 
-Each is here because the public API could not do what a served report needs, with why, what
-it measured and, where one exists, the upstream issue. Prefer fixing our use to adding here.
+Each is here because the public API could not do what a served report needs; each says why, what
+it measured, and the upstream work it follows. Prefer fixing our use to adding here.
 
-- :class:`SteadyPlotSize` — a ``PlotSize`` stream that ignores reflows of a few pixels, registered
-  with HoloViews' Bokeh callbacks by hand (``Stream._callbacks`` is private; GeoViews registers
-  its own streams the same way).
+- :class:`SteadyPlotSize` — a ``PlotSize`` stream that ignores reflows of a few pixels (a reflow
+  re-aggregated every plane: holoviz/holoviews#6672 reports the same storm of size and range
+  events), registered with HoloViews' Bokeh callbacks in ``Stream._callbacks`` by hand, the way
+  HoloViews registers its own streams (holoviz/holoviews#889) and GeoViews its streams.
 - :func:`push` — Bokeh model changes from stream callbacks and other threads, batched into one
-  message on the session's next tick (Panel's ``unlocked`` from ``panel.io.document``).
-- :func:`no_delay` — TCP_NODELAY on a session's websocket (Tornado's private ``_socket``).
-- :func:`follow` and friends — a session's objects moved out of the garbage collector's full
-  passes (``gc.freeze``) once its page is built.
-- :data:`CANVAS` — plots drawn on a 2-D canvas instead of HoloViews' default WebGL.
+  message on the session's next tick, as Bokeh requires of changes from outside a session's lock
+  (its "Updating from threads" guide); written with Panel's ``unlocked`` and under the session's
+  ``set_curdoc`` (holoviz/holoviews#5477: a callback without its document borrowed another's).
+- :func:`no_delay` — TCP_NODELAY on a session's websocket, reached through Tornado's private
+  ``_socket``: Bokeh writes a message as several frames, and Nagle's algorithm held the later
+  ones for the browser's delayed ACK (~40 ms); Bokeh has no option for it.
+- :func:`follow` and friends — a session's objects frozen out of the garbage collector's full
+  passes (``gc.freeze``) once its page is built: full collections over many sessions blocked the
+  server (holoviz/panel#3105; Panel debounces its own collections since holoviz/panel#3259 and
+  holoviz/panel#6518, which a sweep here relies on).
+- :data:`CANVAS` — plots drawn on a 2-D canvas: HoloViews defaults Bokeh plots to WebGL, whose
+  offscreen canvas is blitted onto the 2-D one on every repaint, slow without a GPU (and lost
+  entirely in some embeddings: holoviz/lumen#2071).
 
 >>> push(source, lambda: setattr(source, "data", {"x": [1]}))  # doctest: +SKIP
 """
