@@ -68,6 +68,29 @@ def trained_run(tmp_path_factory) -> Path:
     return run
 
 
+def run_cli(capsys, *args, stream: str = "err") -> tuple[int, str]:
+    """The CLI in this process, as a user's command line: its exit code and its error output (or
+    ``stream="out"``); it must never print a traceback."""
+    from aereport.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    run_cli.out = captured.out
+    return code, getattr(captured, stream)
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path) -> Path:
+    """A private copy of the trained run, for a test that changes or damages it."""
+    path = tmp_path / "run"
+    shutil.copytree(trained_run, path)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

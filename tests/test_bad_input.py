@@ -20,13 +20,12 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from aereport import AEReportError
-from aereport.cli import main
 from aereport.latent import MARGIN
 from aereport.data.idx import IDX_TYPES
 from aereport.data import (load_array, load_folder, load_mnist, read_idx, validate_images,
                            validate_labels)
 
-from .conftest import CELEBA_DIR, MNIST_DIR
+from .conftest import CELEBA_DIR, MNIST_DIR, run_cli
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -259,16 +258,6 @@ def test_labels_nan():
 
 
 # --- the CLI ------------------------------------------------------------------------------
-
-def run_cli(capsys, *args, stream="err") -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, getattr(captured, stream)
-
 
 @pytest.mark.parametrize("args, message", [
     (["fit"], "invalid choice: 'fit'"),

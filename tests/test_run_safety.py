@@ -20,10 +20,9 @@ import pytest
 from PIL import Image
 
 from aereport import AEReportError
-from aereport.cli import main
 from aereport.store import Run
 
-from .conftest import MNIST_DIR, aereport, free_port
+from .conftest import MNIST_DIR, aereport, free_port, run_cli
 from .test_files import device_node
 
 
@@ -32,23 +31,9 @@ def hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_cli(capsys, *args) -> tuple[int, str]:
-    """The CLI in this process: its exit code and its error output (its output in ``run_cli.out``)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    run_cli.out = captured.out
-    return code, captured.err
-
-
 @pytest.fixture
-def run(trained_run, tmp_path):
-    path = tmp_path / "run"
-    shutil.copytree(trained_run, path)
-    return path
+def run(run_copy):
+    return run_copy
 
 
 # --- work lost or overwritten --------------------------------------------------------------------

@@ -16,10 +16,8 @@ from aereport.training import TrainingConfig
 
 
 @pytest.fixture
-def run(trained_run, tmp_path):
-    path = tmp_path / "run"
-    shutil.copytree(trained_run, path)
-    return Run(path)
+def run(run_copy):
+    return Run(run_copy)
 
 
 def test_the_dataset_a_run_names(run, tmp_path):

@@ -13,10 +13,8 @@ from aereport.store import CONFIG, Run, check_output
 
 
 @pytest.fixture
-def run(trained_run, tmp_path):
-    path = tmp_path / "run"
-    shutil.copytree(trained_run, path)
-    return path
+def run(run_copy):
+    return run_copy
 
 
 @pytest.mark.parametrize("change, message", [

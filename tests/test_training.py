@@ -10,7 +10,6 @@ import pytest
 from aereport import AEReportError
 from aereport.callbacks import ProgressBar
 from aereport.data import Dataset
-from aereport.files import atomic_path
 from aereport.store import Run
 from aereport.training import TrainingConfig, load_or_build, new_run, train
 
@@ -77,16 +76,6 @@ def test_run_directory_errors(tmp_path, digits):
     (run.path / "autoencoder.keras").write_bytes(b"not a zip")
     with pytest.raises(AEReportError, match="autoencoder.keras: not a Keras model archive"):
         run.load_autoencoder()
-
-
-def test_atomic_write_leaves_nothing_on_failure(tmp_path):
-    target = tmp_path / "layouts.parquet"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed")
-    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
 
 
 @pytest.mark.parametrize("kwargs, message", [
