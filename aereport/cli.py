@@ -206,7 +206,10 @@ def cmd_layouts(args) -> None:
 
 
 def cmd_info(args) -> None:
-    from .store import Run
+    """What a run holds, as far as it can be read: a damaged file is said, not a traceback."""
+    import time
+
+    from .store import LAYOUTS, Run
 
     run = Run(args.run)
     cfg = run.config
@@ -215,15 +218,45 @@ def cmd_info(args) -> None:
         trained = f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else "")
     except AEReportError as exc:
         trained = f"epochs: unknown ({exc})"
-    print(f"run: {run.path}\ndataset: {cfg.get('dataset')}\nimages: {cfg.get('n_images')} of shape "
-          f"{cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}"
-          + ("" if run.has_model else " (no trained model yet)") + f"\n{trained}")
+    size = sum(p.stat().st_size for p in run.path.rglob("*") if p.is_file())
+    print(f"run: {run.path} ({size / 1e6:.1f} MB on disk)\ndataset: {cfg.get('dataset')}\nimages: "
+          f"{cfg.get('n_images')} of shape {cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} "
+          f"latent_dim={cfg.get('latent_dim')}" + ("" if run.has_model else " (no trained model yet)") + f"\n{trained}")
+    print(_labels_and_mse(run, args.trust_model))
     notes: list[str] = []
     try:
-        layouts = ", ".join(run.load_layouts(notes)) or "none"
+        layouts = run.load_layouts(notes)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((run.path / LAYOUTS).stat().st_mtime)) if layouts else ""
+        text = "".join(f"\n  {entry['key']}" for entry in layouts.values()) or " none"
+        print(f"layouts{f' (saved {when})' if when else ''}:{text}" + "".join(f"\n  {note}" for note in notes))
     except AEReportError as exc:
-        layouts = f"unreadable ({exc})"
-    print("layouts: " + layouts + "".join(f"\n  {note}" for note in notes))
+        print(f"layouts: unreadable ({exc})")
+
+
+def _labels_and_mse(run, trust: bool) -> str:
+    """The dataset's label names and the model's test MSE (held-out images, else all), or why not."""
+    import numpy as np
+
+    from .runs import dataset_for
+
+    try:
+        dataset = dataset_for(run)
+    except AEReportError as exc:
+        return f"labels: unknown (the dataset cannot be read: {exc})"
+    names = ", ".join(dataset.categories) if dataset.labels is not None else "none"
+    if not run.has_model:
+        return f"labels: {names}"
+    try:
+        ae = run.load_autoencoder(safe_mode=not trust, numpy=True)
+    except AEReportError as exc:
+        return f"labels: {names}\nreconstruction MSE: unknown ({exc})"
+    held_out = dataset.test_mask if dataset.test_mask is not None and dataset.test_mask.any() else None
+    images = dataset.images[held_out] if held_out is not None else dataset.images
+    total = sum(float(np.sum((np.asarray(ae.model(images[i:i + 4096])) - images[i:i + 4096]) ** 2))
+                for i in range(0, len(images), 4096))  # in batches: the whole set at once is ~2 GB at 70k
+    error = total / images.size
+    which = f"the {len(images):,} test images" if held_out is not None else f"all {len(images):,} images"
+    return f"labels: {names}\nreconstruction MSE: {error:.5f} on {which}"
 
 
 def cmd_serve(args) -> None:
@@ -321,7 +354,10 @@ def cmd_export(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="aereport", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"aereport {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a new run or resume one")
@@ -344,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="describe a run")
     p.add_argument("--run", required=True, type=_run_dir)
+    _trust_arg(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("export-tfjs", help="write the run's decoder and encoder as TensorFlow.js models")

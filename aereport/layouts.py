@@ -337,7 +337,8 @@ def _start_beside(layout: "UMAPLayout", images: np.ndarray):
 
 
 class LayoutProgress:
-    """A tqdm bar over the layouts still to compute; pass ``**progress.callbacks`` to
+    """A tqdm bar over the layouts still to compute, naming those under way, and a line for each
+    layout as it is done with the time it took; pass ``**progress.callbacks`` to
     :func:`aereport.runs.ensure_layouts` or :meth:`aereport.state.ReportState.open`.
 
     >>> with LayoutProgress(["ae", "umap"], run.load_layouts()) as progress:  # doctest: +SKIP
@@ -350,8 +351,18 @@ class LayoutProgress:
         names = list(names)
         self.bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
                         unit="layout")
-        self.callbacks = dict(on_start=lambda name: self.bar.set_description(f"layout {name}"),
-                              on_done=lambda name, *_: self.bar.update(1))
+        self._started: dict[str, float] = {}  # under way: UMAP's child beside t-SNE makes two at once
+        self.callbacks = dict(on_start=self._start, on_done=self._done)
+
+    def _start(self, name: str) -> None:
+        self._started[name] = time.perf_counter()
+        self.bar.set_description("layout " + ", ".join(self._started))
+
+    def _done(self, name: str, *_) -> None:
+        took = time.perf_counter() - self._started.pop(name, time.perf_counter())
+        self.bar.write(f"layout {name}: {LAYOUT_TITLES[name]} in {took:.1f} s", file=sys.stderr)
+        self.bar.set_description("layout " + ", ".join(self._started) if self._started else "layouts")
+        self.bar.update(1)
 
     def __enter__(self) -> "LayoutProgress":
         return self

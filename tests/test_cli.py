@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,25 @@ def test_trained_run_has_everything(trained_run):
     run = Run(trained_run)
     assert run.epochs_done == 3 and set(run.load_layouts()) == {"ae", "pca", "umap", "tsne"}
     info = aereport("info", "--run", trained_run).stdout
-    assert "epochs: 3" in info and "layouts: ae, pca, umap, tsne" in info
+    assert "epochs: 3" in info and "MB on disk)" in info
+    assert "labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in info
+    mse = float(info.split("reconstruction MSE: ")[1].split()[0])
+    assert 0 < mse < 0.1 and "on all 5,000 images" in info  # the embedded sample has no test split
+    lines = info.split("layouts (saved ")[1].splitlines()[1:]
+    assert [line.strip().split(":")[0] for line in lines] == ["ae", "pca", "umap", "tsne"]
+    assert "tsne:n=5000:perplexity=30.0:pca=50:seed=0:iter=250" in info  # each with its parameters
+
+
+def test_version_and_python_m(tmp_path):
+    import subprocess
+    import sys
+
+    from aereport import __version__
+
+    assert aereport("--version").stdout.strip() == f"aereport {__version__}"
+    out = subprocess.run([sys.executable, "-m", "aereport", "info", "--run", tmp_path / "none"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "not a run directory" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_train_resume_and_layouts_cache(tmp_path, mnist):
@@ -26,8 +45,10 @@ def test_train_resume_and_layouts_cache(tmp_path, mnist):
     assert "epoch 1/1" in first.stderr  # the progress bar
     second = aereport("train", "--run", run, "--epochs", 1)
     assert "resuming" in second.stderr and Run(run).epochs_done == 2
-    out = aereport("layouts", "--run", run, "--only", "pca,ae").stdout
-    assert "pca: 600 points in" in out
+    done = aereport("layouts", "--run", run, "--only", "pca,ae")
+    assert "pca: 600 points in" in done.stdout
+    # one line per layout as it is done, named, with its time (the bar named the last one started)
+    assert re.search(r"layout pca: PCA in \d+\.\d s", done.stderr) and "layout ae: Autoencoder latent in" in done.stderr
     assert "pca: 600 points (cached)" in aereport("layouts", "--run", run, "--only", "pca").stdout
 
 
