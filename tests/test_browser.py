@@ -497,3 +497,22 @@ def test_rapid_taps_and_taps_off_the_plot(served, page):
         raise AssertionError(f"after 30 rapid taps the marker is at {page.evaluate(READ, 'decoder-marker')}, the last "
                              f"tap at {last}; page errors: {page.errors}") from None
     assert page.errors == []
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1920, 1080)])
+def test_every_tab_fits_common_windows(served, browser, width, height):
+    """No tab of the served report is wider than the window (the Explore tab's note ran 70 px past
+    a 1280-px window)."""
+    url, _ = served
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        page.goto(url)
+        for tab, renderer in (("Embeddings", "embedding-raster"), ("Decoder", "decoder-raster"),
+                              ("Training", "sample-input"), ("Explore", "explore-pca")):
+            open_tab(page, tab, renderer)
+            page.wait_for_timeout(300)  # the tab laid out
+            scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"{tab} is {scroll} px wide in a {inner}-px window"
+    finally:
+        context.close()

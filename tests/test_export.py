@@ -27,9 +27,16 @@ def exported(trained_run, module_tmp):
     return out
 
 
-def open_offline(browser, path):
+# Whether the figure of the exported selection grid is shown.
+GRID_SHOWN = """() => {
+  const models = [...Bokeh.documents[0].all_models], r = models.find((m) => m.name === 'selection-grid');
+  return models.find((m) => m.renderers && m.renderers.includes(r)).visible;
+}"""
+
+
+def open_offline(browser, path, viewport=(1400, 1000)):
     """Open ``path`` with every request that is not file:, data: or blob: blocked and counted."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     blocked, errors, dialogs = [], [], []
 
     def route(r):
@@ -383,6 +390,7 @@ def test_offline_box_selection_follows_the_samples_to_every_layout(exported, bro
                                    if (m.type == 'BoxSelectTool') m.active = true; }""")
         page.mouse.move(500, 400)
         explorer = wait_for(page, lambda: page.evaluate(EXPLORER))
+        assert page.evaluate(GRID_SHOWN) is False  # no empty box before a selection
         x, y, w, h = explorer["frame"]
         page.mouse.move(x + w * 0.35, y + h * 0.3)
         page.mouse.down()
@@ -406,6 +414,7 @@ def test_offline_box_selection_follows_the_samples_to_every_layout(exported, bro
             inside, words, veiled)
         n = int(inside.sum())
         assert page.evaluate(MODEL_TEXT, "selection-label").startswith(f"{n:,} selected")
+        assert page.evaluate(GRID_SHOWN) is True
 
         # The grid: up to 100 of them, evenly spaced, each as the decoder draws it at its latent code.
         picked = np.flatnonzero(inside)
@@ -442,6 +451,20 @@ def test_offline_box_selection_follows_the_samples_to_every_layout(exported, bro
         page.get_by_role("button", name="Clear selection").click()
         wait_for(page, lambda: not page.evaluate(EXPLORER)["canvas"])
         assert page.evaluate(SELECTION)["picked"] == []
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1920, 1080)])
+def test_every_tab_of_the_page_fits_common_windows(exported, browser, width, height):
+    context, page, blocked, errors, _ = open_offline(browser, exported, (width, height))
+    try:
+        for tab in ("Embeddings", "Decoder", "Training", "About"):
+            page.get_by_text(tab, exact=True).first.click()
+            page.wait_for_timeout(500)
+            scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"{tab} is {scroll} px wide in a {inner}-px window"
         assert blocked == [] and errors == []
     finally:
         context.close()

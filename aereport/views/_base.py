@@ -94,8 +94,11 @@ class StateView(pn.viewable.Viewer):
 
     def _pending_layouts(self) -> pn.Row:
         """A busy bar and "Computing UMAP in the background…" while layouts are on their way."""
-        text = pn.widgets.StaticText(css_classes=["ae-layouts-pending"], styles={"color": "#555"})
-        row = pn.Row(pn.indicators.Progress(active=True, value=-1, width=90, height=14, margin=(12, 5)), text)
+        # The text wraps in the room the row leaves it: a fixed width cut "Computing t-SNE…" off.
+        text = pn.widgets.StaticText(css_classes=["ae-layouts-pending"], sizing_mode="stretch_width", min_width=160,
+                                     styles={"color": "#555", "white-space": "normal"})
+        row = pn.Row(pn.indicators.Progress(active=True, value=-1, width=90, height=14, margin=(12, 5)), text,
+                     sizing_mode="stretch_width")
 
         def update(*_):
             pending = [LAYOUT_TITLES[n] for n in self.status.layouts_pending]

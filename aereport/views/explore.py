@@ -261,7 +261,8 @@ class ExploreView(StateView):
         return pn.Column(
             pn.Row(self._filter, self._clear, self._download, pn.pane.Markdown(
                 "Drag a box (or pick the lasso) on any pane to select; scroll to zoom; tap a point for "
-                "its neighbours; hover for its image.", margin=(0, 20)), self._pending_layouts()),
+                "its neighbours; hover for its image.", margin=(0, 20), sizing_mode="stretch_width", min_width=240),
+                self._pending_layouts(), sizing_mode="stretch_width"),
             self._plane_row,
             pn.Row(pn.Column(self._images("selection-grid", *ex.selection_grid(), width=width), width=width + 20),
                    self._strips),

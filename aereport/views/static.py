@@ -101,7 +101,9 @@ def _embeddings(state: ReportState, rasters: dict):
                 bounds=bounds, names=titles, rasters=renderers, points=add_transition(fig, list(key.values())),
                 palette=abgr(list(key.values())), veiled=abgr([_veiled(c) for c in key.values()]), labels=list(key),
                 marker=marker, image=image, label=label, hover_px=HOVER_PX, ae=titles.index("ae"), grid=grid,
-                grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS, image_shape=list(shape))
+                grid_fig=grid_fig, grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS,
+                image_shape=list(shape))
+    grid_fig.visible = False  # a white box of the grid's size, until there is a selection to show
 
     def on(action: str) -> CustomJS:
         return CustomJS(args=dict(a=args, action=action), code=script("explorer_event.js"))

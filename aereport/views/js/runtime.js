@@ -143,6 +143,7 @@
       for (let t = 0; t < take; t++) shown.push(idx[take > 1 ? Math.round(t * (m - 1) / (take - 1)) : 0]);
       const [ax, ay, b] = cols(a.ae);  // each sample's place on the latent plane: its code there
       const codes = shown.map((k) => code(M.position(ax[k], b[0], b[2]), M.position(ay[k], b[1], b[3])));
+      a.grid_fig.visible = e.selected !== null;  // no empty box before a selection
       a.grid_label.text = e.selected === null ? "drag a box (or the lasso) over points to select them"
         : `${m.toLocaleString("en")} selected` + (m ? `; ${take < m ? `${take} of them, evenly spaced,` : "they"} as the decoder draws them from their latent codes` : "");
       const done = (values, shape) => {
