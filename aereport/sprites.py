@@ -22,6 +22,9 @@ import numpy as np
 MAX_SIDE = 32  # a thumbnail's longest side in pixels: MNIST keeps its 28, faces shrink to 32
 THUMBNAILS_AT = 1000  # at most this many points in view are drawn as thumbnails (BENCHMARKS.md)
 VEIL = 170  # alpha of the white veil over unselected points while a selection is shown
+# Fewer points in view, larger thumbnails: native size from GROW_FROM points up, twice it at a
+# quarter of that and below (the scale grows as the inverse square root of the count between).
+GROW_FROM, MAX_SCALE = 400, 2.0
 
 
 class Viewport(NamedTuple):
@@ -93,6 +96,30 @@ def tiles(atlas: np.ndarray, index: np.ndarray, colors: np.ndarray) -> np.ndarra
     return np.concatenate([rgb, alpha], axis=-1).round().astype(np.uint8)
 
 
+def scale_for(count: int) -> float:
+    """How much larger than native the thumbnails of ``count`` points in view are drawn.
+
+    >>> scale_for(1000), scale_for(400), scale_for(100), scale_for(3)
+    (1.0, 1.0, 2.0, 2.0)
+    """
+    return float(min(MAX_SCALE, max(1.0, (GROW_FROM / max(count, 1)) ** 0.5)))
+
+
+def enlarge(rgba: np.ndarray, scale: float) -> np.ndarray:
+    """Tiles (n, h, w, 4) drawn ``scale`` times larger, each pixel a block (nearest neighbour:
+    a digit's pixels stay sharp).
+
+    >>> enlarge(np.zeros((2, 28, 28, 4), np.uint8), 1.5).shape
+    (2, 42, 42, 4)
+    """
+    if scale == 1:
+        return rgba
+    h, w = rgba.shape[1:3]
+    rows = (np.arange(round(h * scale)) / scale).astype(np.int64)
+    cols = (np.arange(round(w * scale)) / scale).astype(np.int64)
+    return rgba[:, rows][:, :, cols]
+
+
 def paste(canvas: np.ndarray, rgba: np.ndarray, col: np.ndarray, row: np.ndarray) -> None:
     """Paste tiles ``rgba`` (n, h, w, 4) centred on pixels ``(col, row)`` of ``canvas`` (H, W, 4);
     where they overlap, the more opaque pixel wins, so overlapping digits both keep their ink."""
@@ -123,7 +150,8 @@ def render(xy: np.ndarray, viewport: Viewport, *, atlas: np.ndarray | None = Non
     """The detail raster over ``viewport``: (height, width, 4) uint8, transparent where empty.
 
     - thumbnails of every point in view (of those ``visible``, a bool mask) when at most
-      ``limit`` are in view and an ``atlas`` is given;
+      ``limit`` are in view and an ``atlas`` is given, larger the fewer are in view (up to
+      ``MAX_SCALE`` times their native size, :func:`scale_for`);
     - otherwise, with a ``selected`` index array: a white veil dimming the plane, and the
       selected points as dots in their label's color (``palette[labels]``) on top (or their
       thumbnails when zoomed in, the others then staying under the veil).
@@ -145,7 +173,7 @@ def render(xy: np.ndarray, viewport: Viewport, *, atlas: np.ndarray | None = Non
     col, row = viewport.pixels(xy[in_view])
     colors = colors_of(in_view, labels, palette)
     if atlas is not None and 0 < len(in_view) <= limit:
-        paste(canvas, tiles(atlas, in_view, colors), col, row)
+        paste(canvas, enlarge(tiles(atlas, in_view, colors), scale_for(len(in_view))), col, row)
     elif chosen is not None:
         dots(canvas, col, row, colors)
     return canvas

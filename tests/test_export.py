@@ -468,3 +468,25 @@ def test_every_tab_of_the_page_fits_common_windows(exported, browser, width, hei
         assert blocked == [] and errors == []
     finally:
         context.close()
+
+
+def test_offline_zoom_stops_at_about_one_point_in_view(exported, browser, trained_run):
+    from aereport.views.plane import min_span
+
+    from .bokeh_page import SCREEN_AT
+
+    context, page, blocked, _, _ = open_offline(browser, exported)
+    try:
+        x0, x1, y0, y1 = page.evaluate(RANGES, "raster-ae")
+        page.mouse.move(*page.evaluate(SCREEN_AT, ["raster-ae", (x0 + x1) / 2, (y0 + y1) / 2]))
+        for _ in range(60):
+            page.mouse.wheel(0, -240)
+            page.wait_for_timeout(20)
+        page.wait_for_timeout(300)
+        x0, x1, y0, y1 = page.evaluate(RANGES, "raster-ae")
+        sx, sy = min_span(Run(trained_run).load_layouts()["ae"]["xy"])
+        # at the limit, or a wheel step short of it (a step that would pass it is not taken)
+        assert sx * (1 - 1e-9) <= x1 - x0 <= sx * 1.25 and sy * (1 - 1e-9) <= y1 - y0 <= sy * 1.25
+        assert blocked == []
+    finally:
+        context.close()

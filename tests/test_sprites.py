@@ -33,6 +33,20 @@ def test_thumbnails_only_when_few_points_are_in_view(mnist_small):
     assert render(xy, corner, atlas=rgb)[..., 3].max() == 255
 
 
+@pytest.mark.parametrize("count, side", [(1000, 28), (400, 28), (100, 56), (25, 56), (200, 40)])
+def test_thumbnails_grow_as_fewer_points_are_in_view(mnist_small, count, side):
+    """Native size from 400 points in view up, up to twice it (56 px for MNIST) with 100 or fewer."""
+    atlas = build_atlas(mnist_small.images)
+    xy = np.full((len(atlas), 2), -1.0)  # every sample out of view but ``count`` of them, far apart
+    xy[:count] = np.column_stack([np.arange(count) % 40 * 100 + 50, np.arange(count) // 40 * 100 + 50])
+    vp = Viewport(0, 4000, 0, 2600, 4000, 2600)
+    img = render(xy, vp, atlas=atlas)
+    col, row = vp.pixels(xy[:1])
+    alpha = img[max(row[0] - 40, 0):row[0] + 40, max(col[0] - 40, 0):col[0] + 40, 3]
+    rows, cols = np.nonzero(alpha)
+    assert rows.max() - rows.min() + 1 == side and cols.max() - cols.min() + 1 == side
+
+
 def test_selection_veils_the_rest_and_lights_the_selected():
     xy = np.array([[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]])
     img = render(xy, Viewport(0, 1, 0, 1, 100, 100), selected=np.array([1]),

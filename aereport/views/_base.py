@@ -14,7 +14,7 @@ from ..status import Status
 from ._workarounds import CANVAS, SteadyPlotSize, follow, no_delay, push
 from ._zoom import plane_zoom
 from .images import name_renderer
-from .plane import detail, shade, viewport
+from .plane import detail, limit_zoom, shade, viewport
 from .style import color_key
 from .transition import add_transition, transition_data
 
@@ -179,9 +179,11 @@ class PlaneView(StateView):
                 push(source, lambda source=source, data=data: setattr(source, "data", data))
 
     def _transition_hook(self, name: str):
-        """A plot hook adding the plane's animated layout switch (renderer ``name``)."""
+        """A plot hook adding the plane's animated layout switch (renderer ``name``), and the zoom
+        limit of the layout shown (hooks run again on every render: a switch sets it anew)."""
         def hook(plot, element):
             fig = plot.state
+            limit_zoom(fig, self.state.layouts[self.layout])
             if not any(r.name == name for r in fig.renderers):  # hooks run on every re-render: add once
                 self._transitions.append((fig, add_transition(fig, list(color_key(self.state.dataset).values()), name)))
         return hook

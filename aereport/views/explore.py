@@ -13,7 +13,7 @@ from ._base import StateView, served
 from ._workarounds import CANVAS, SteadyPlotSize, push
 from ._zoom import plane_zoom
 from .images import image_figure, image_source_data, name_renderer
-from .plane import detail, shade, viewport
+from .plane import detail, limit_zoom, shade, viewport
 from .style import HOVER_MARKER_STYLE, HOVER_PX, color_key, frame
 from .transition import extent
 
@@ -150,6 +150,7 @@ class ExploreView(StateView):
     def _add_markers(self, layout: str):
         def hook(plot, element):
             fig = plot.state
+            limit_zoom(fig, self.state.layouts[layout])
             if any(r.name == f"explore-{layout}-picked" for r in fig.renderers):
                 return  # hooks run on every re-render
             source = ColumnDataSource({"x": [], "y": []})

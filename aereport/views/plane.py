@@ -296,6 +296,25 @@ def warm_up_soon(dataset: Dataset) -> threading.Thread:
     return thread
 
 
+def min_span(xy: np.ndarray) -> tuple[float, float]:
+    """The narrowest x and y span a plot of ``xy`` may zoom to: a quarter of the points' typical
+    spacing (the extent over √n), where a view holds about one point, drawn as its own image.
+    Unbounded, 60 wheel steps reached a 3e-12-wide view of 15-digit ticks.
+
+    >>> min_span(np.array([[0.0, 0.0], [4.0, 2.0], [1.0, 1.0], [2.0, 2.0]]))
+    (0.5, 0.25)
+    """
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    scale = 4 * np.sqrt(len(xy))
+    return max(float(x1 - x0) / scale, 1e-9), max(float(y1 - y0) / scale, 1e-9)
+
+
+def limit_zoom(fig, xy: np.ndarray) -> None:
+    """Stop ``fig``'s zoom at :func:`min_span` of the layout ``xy`` it shows (Bokeh's
+    ``Range1d.min_interval``, kept by every zoom tool)."""
+    fig.x_range.min_interval, fig.y_range.min_interval = min_span(xy)
+
+
 def viewport(x_range, y_range, width, height, xy: np.ndarray) -> Viewport:
     """The stream values of a plot as a :class:`~aereport.sprites.Viewport`: the data's extent
     until the plot reports a range; width and height 0 until it reports a size."""

@@ -26,7 +26,7 @@ from ..sprites import VEIL, png_data_uri
 from ..state import ReportState
 from ..exploration import GRID_MAX
 from .images import image_figure
-from .plane import RASTER_PX, plane_raster
+from .plane import RASTER_PX, limit_zoom, min_span, plane_raster
 from .scripts import script
 from .style import HOVER_MARKER_STYLE, HOVER_PX, MARKER_STYLE, abgr, categories, color_key
 from .training import architecture_diagram, loss_curve
@@ -78,6 +78,8 @@ def _embeddings(state: ReportState, rasters: dict):
         bounds.append([x0, y0, x1, y1])
     fig.x_range.update(start=bounds[0][0], end=bounds[0][2])
     fig.y_range.update(start=bounds[0][1], end=bounds[0][3])
+    spans = [min_span(state.layouts[name]) for name in titles]  # each layout's zoom limit (runtime.js)
+    limit_zoom(fig, state.layouts[titles[0]])
     key = color_key(state.dataset)
     _legend(fig, key)
     buttons = RadioButtonGroup(labels=[LAYOUT_TITLES[n] for n in titles], active=0, name="layout-buttons")
@@ -101,7 +103,7 @@ def _embeddings(state: ReportState, rasters: dict):
                 bounds=bounds, names=titles, rasters=renderers, points=add_transition(fig, list(key.values())),
                 palette=abgr(list(key.values())), veiled=abgr([_veiled(c) for c in key.values()]), labels=list(key),
                 marker=marker, image=image, label=label, hover_px=HOVER_PX, ae=titles.index("ae"), grid=grid,
-                grid_fig=grid_fig, grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS,
+                grid_fig=grid_fig, grid_label=grid_label, grid_max=GRID_MAX, grid_across=GRID_ACROSS, spans=spans,
                 image_shape=list(shape))
     grid_fig.visible = False  # a white box of the grid's size, until there is a selection to show
 
@@ -144,6 +146,7 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
                    tools="pan,wheel_zoom,reset", active_scroll="wheel_zoom", x_axis_label=axes[0],
                    y_axis_label=axes[1])
     plane.image_url(url=[uri], x=x0, y=y1, w=x1 - x0, h=y1 - y0, anchor="top_left")
+    limit_zoom(plane, xy)
     cx, cy = (float(v) for v in np.median(xy, axis=0))
     marker = Label(x=cx, y=cy, name="decoder-marker", **MARKER_STYLE)
     plane.add_layout(marker)

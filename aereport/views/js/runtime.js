@@ -93,8 +93,8 @@
       e.shown = i;
       a.points.data = { u0, v0, u1, v1, c };
       e.showRaster();
-      xr.setv({ start: a.bounds[i][0], end: a.bounds[i][2] });
-      yr.setv({ start: a.bounds[i][1], end: a.bounds[i][3] });
+      xr.setv({ start: a.bounds[i][0], end: a.bounds[i][2], min_interval: a.spans[i][0] });  // its zoom limit
+      yr.setv({ start: a.bounds[i][1], end: a.bounds[i][3], min_interval: a.spans[i][1] });
       e.hovered = -1;
       a.marker.visible = false;
       e.draw();
