@@ -5,8 +5,11 @@
 >>> report = aereport.explore(ds.images, ds.labels)  # doctest: +SKIP
 >>> report = aereport.open("runs/mnist")             # doctest: +SKIP
 """
+from . import _quiet
 from ._validation import AEReportError
 from .data import Dataset, load_dataset
+
+_quiet.install()  # TensorFlow's import lines held back (see aereport._quiet)
 
 __version__ = "0.1.0"
 __all__ = ["AEReportError", "Dataset", "explore", "load_dataset", "open", "__version__"]

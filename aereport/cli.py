@@ -358,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="aereport", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"aereport {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show what TensorFlow prints as it loads (held back otherwise)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a new run or resume one")
@@ -419,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:  # children (training, layouts) inherit it
+        from ._quiet import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
     # Which options the user typed (not defaults): resuming a run checks them against it.
     words = {w.split("=", 1)[0] for w in (sys.argv[1:] if argv is None else argv)}
     args.explicit = {a.dest for a in parser.options[args.command] if words & set(a.option_strings)}

@@ -86,3 +86,15 @@ def test_existing_folder_that_is_not_a_run(tmp_path):
     proc = aereport("train", "--run", tmp_path, check=False)
     assert proc.returncode == 2 and "the folder is not empty and it is not a run" in proc.stderr
     assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_tensorflow_says_nothing_unless_asked(tmp_path, mnist):
+    """TensorFlow's import lines (absl's "before InitializeLog", oneDNN's notice) are held back: a
+    training's error output is its progress alone; ``--verbose`` shows them."""
+    np.savez(tmp_path / "digits.npz", images=mnist.images[:300], labels=mnist.labels[:300])
+    args = ["train", "--dataset", "array", "--path", tmp_path / "digits.npz", "--epochs", 1, "--preset", "seed"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    quiet = aereport(*args, "--run", tmp_path / "a", env=env).stderr
+    assert "epoch 1/1" in quiet and not re.search(r"absl|oneDNN|^[IWE]0000", quiet, re.M), quiet
+    loud = aereport("--verbose", *args, "--run", tmp_path / "b", env=env).stderr
+    assert "oneDNN custom operations" in loud
