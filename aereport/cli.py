@@ -136,10 +136,10 @@ def _training_config(args, spec: dict):
 
 
 def cmd_train(args) -> None:
-    from .callbacks import ProgressBar
+    # Every argument, file and folder is checked before TensorFlow is imported (seconds): a typo
+    # in a path is said at once.
     from .runs import dataset_for
     from .store import Run
-    from .training import load_or_build, new_run, train
 
     run_dir = args.run
     check_writable(run_dir, f"--run {run_dir}")
@@ -148,9 +148,10 @@ def cmd_train(args) -> None:
         _check_resume(args, run)
         dataset = dataset_for(run)
         print(f"resuming {run_dir} after epoch {run.epochs_done}", file=sys.stderr)
-        ae = load_or_build(run, safe_mode=not args.trust_model)
-        train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
+        ae = _train(run, dataset, args)
     else:
+        from .training import new_run
+
         Run.check_new(run_dir)
         spec = _dataset_spec(args)
         config = _training_config(args, spec)
@@ -158,14 +159,23 @@ def cmd_train(args) -> None:
         config.check_fits(dataset.image_shape)  # before a folder is made, not after
         with Run.creating(run_dir):  # a failure before the first checkpoint leaves nothing
             run = new_run(run_dir, config, dataset)
-            ae = load_or_build(run, safe_mode=not args.trust_model)
-            train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
+            ae = _train(run, dataset, args)
     h = run.history
     if h:
         print(f"{run_dir}: {len(h)} epochs, loss {h[-1]['loss']:.5f}"
               + (f", held-out loss {h[-1]['val_loss']:.5f}" if "val_loss" in h[-1] else ""))
     if args.layouts:
         _layouts(run, dataset, args.layouts, ae)
+
+
+def _train(run, dataset, args):
+    """Train ``args.epochs`` more epochs with a progress bar (TensorFlow is imported here)."""
+    from .callbacks import ProgressBar
+    from .training import load_or_build, train
+
+    ae = load_or_build(run, safe_mode=not args.trust_model)
+    train(run, dataset, args.epochs, callbacks=[ProgressBar()], ae=ae)
+    return ae
 
 
 def _check_resume(args, run) -> None:

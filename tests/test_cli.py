@@ -98,3 +98,26 @@ def test_tensorflow_says_nothing_unless_asked(tmp_path, mnist):
     assert "epoch 1/1" in quiet and not re.search(r"absl|oneDNN|^[IWE]0000", quiet, re.M), quiet
     loud = aereport("--verbose", *args, "--run", tmp_path / "b", env=env).stderr
     assert "oneDNN custom operations" in loud
+
+
+NO_TENSORFLOW = """
+import sys
+from aereport.cli import main
+code = main(sys.argv[1:])
+print(code, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--dataset", "array", "--path", "{tmp}/typo.npy"],
+    ["train", "--dataset", "folder", "--path", "{tmp}"],  # a folder of no images
+    ["train", "--latent-dim", "2000", "--epochs", "1"],
+])
+def test_bad_arguments_are_said_before_tensorflow_loads(tmp_path, args):
+    import subprocess
+    import sys
+
+    argv = [a.format(tmp=tmp_path) for a in args] + ["--run", str(tmp_path / "r")]
+    out = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *argv], capture_output=True, text=True)
+    assert out.stdout.split() == ["2", "False", "False"], out.stderr  # refused, and TensorFlow never loaded
+    assert "aereport: error:" in out.stderr and not (tmp_path / "r").exists()
