@@ -1,5 +1,6 @@
 # Two entry points: `make serve` (the report on the embedded MNIST sample) and `make test`.
-# Both create the virtual environment from pyproject.toml first if it is missing or stale.
+# Both create the virtual environment from pyproject.toml and constraints.txt first if it is
+# missing or stale.
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
@@ -7,10 +8,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test chromium benchmark
 
-$(STAMP): pyproject.toml
+# The package with its training and test extras, every package pinned to what was last tested.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[test]"
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[train-cpu,test]"
 	touch $@
 
 serve: $(STAMP)

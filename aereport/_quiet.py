@@ -1,4 +1,6 @@
-"""TensorFlow imported without the lines its C++ libraries write to stderr as they load.
+"""TensorFlow and Keras: imported without the lines TensorFlow's C++ libraries write to stderr as
+they load, and asked for by name where they are needed (:func:`require`): a lean install, without
+the ``train`` extra, serves, opens and exports runs and says what to install to train.
 
 Importing TensorFlow prints "WARNING: All log messages before absl::InitializeLog() is called are
 written to STDERR" and "I0000 ... oneDNN custom operations are on ..." before absl's logging is set
@@ -20,6 +22,8 @@ import os
 import sys
 import tempfile
 from typing import Iterator
+
+from ._validation import AEReportError
 
 VERBOSE_ENV = "AEREPORT_VERBOSE"
 
@@ -79,3 +83,22 @@ def install() -> None:
     """Put :class:`QuietTensorFlow` first on ``sys.meta_path`` (once; nothing if TensorFlow is in)."""
     if "tensorflow" not in sys.modules and not any(isinstance(f, QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, QuietTensorFlow())
+
+
+EXTRA = "pip install 'aereport[train]' (or 'aereport[train-cpu]' for the CPU-only TensorFlow)"
+
+
+def require(name: str = "keras"):
+    """The module ``name`` (``"keras"`` or ``"tensorflow"``), or one clear error naming the extra
+    that installs it.
+
+    >>> require("keras").__name__  # doctest: +SKIP
+    'keras'
+    """
+    try:
+        return __import__(name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("keras", "tensorflow"):
+            raise
+        raise AEReportError(f"training and Keras models need TensorFlow and Keras, which this install lacks: "
+                            f"{EXTRA}", missing=exc.name) from None

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 
-import keras
+from ._quiet import require
+
+keras = require("keras")
 
 
 class ProgressBar(keras.callbacks.Callback):

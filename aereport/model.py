@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ._quiet import require
 from ._validation import AEReportError, check_choice, check_positive_int
 from .autoencoder import Autoencoder, architecture  # noqa: F401  architecture: the model's layers, for users
 
@@ -22,8 +23,8 @@ DEFAULT_PRESET = "dense"
 
 
 def _dense_coders(img_shape, latent_dim, n_layers, n_units, activation, output_activation):
-    import keras
-    from keras import layers
+    keras = require("keras")
+    layers = keras.layers
 
     pixels = math.prod(img_shape)
     x = inputs = keras.Input(img_shape, name="image")
@@ -47,8 +48,8 @@ def _conv_coders(img_shape, latent_dim, n_layers, n_units):
     ``n_layers`` conv blocks halve the resolution each; ``n_units`` is the widest block's
     filter count and the size of the dense layer before the latent code.
     """
-    import keras
-    from keras import layers
+    keras = require("keras")
+    layers = keras.layers
 
     h, w = img_shape[:2]
     channels = img_shape[2] if len(img_shape) == 3 else 1
@@ -114,7 +115,7 @@ def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, 
     >>> build_autoencoder((28, 28), preset="seed").model.count_params()
     235924
     """
-    import keras
+    keras = require("keras")
 
     check_choice("preset", preset, PRESETS)
     latent_dim = check_positive_int("latent_dim", latent_dim)
@@ -148,8 +149,8 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...],
     >>> ae.latent_dim                                        # doctest: +SKIP
     16
     """
-    import keras
-    from keras import layers
+    keras = require("keras")
+    layers = keras.layers
 
     img_shape = _shape(img_shape)
     for role, m in (("encoder", encoder), ("decoder", decoder)):
@@ -197,7 +198,7 @@ def _chain(model) -> list | None:
     Read from the model's config, which describes its own graph only (calling its layers again
     elsewhere adds nodes to the layers, not to the config).
     """
-    import keras
+    keras = require("keras")
 
     if isinstance(model, keras.Sequential):
         return list(model.layers)
@@ -220,7 +221,7 @@ def _chain(model) -> list | None:
 def _call_flat(model, x):
     """``model(x)``, but with a chain's layers applied one by one: the wrapped model then has one
     flat graph, which the TF.js writer can export, and shares the user's weights."""
-    import keras
+    keras = require("keras")
 
     layers = _chain(model)
     if layers is None:

@@ -256,9 +256,11 @@ class Run:
                 ae = None
             if ae is not None:
                 return ae
-        import keras
-
+        from ._quiet import require
         from .model import Autoencoder
+
+        keras = require("keras")  # a model only Keras runs: the train extra
+
         try:
             model = keras.models.load_model(p, safe_mode=safe_mode)
         except Exception as exc:  # Keras raises many types for bad archives; report one line

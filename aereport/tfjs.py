@@ -77,9 +77,13 @@ def tfjs_topology(model) -> dict:
         if value and not isinstance(value[0], list):
             value = [value]  # one input/output is stored as a bare triple in Keras 3
         config[key] = value
-    from importlib.metadata import version  # not `import keras`: that imports TensorFlow
+    from importlib.metadata import PackageNotFoundError, version  # not `import keras`: that imports TensorFlow
 
-    return {"class_name": "Model", "config": config, "keras_version": f"tfjs-layers {version('keras')}",
+    try:
+        keras_version = version("keras")
+    except PackageNotFoundError:  # a lean install: the NumPy model of a saved archive
+        keras_version = "3"
+    return {"class_name": "Model", "config": config, "keras_version": f"tfjs-layers {keras_version}",
             "backend": "tensorflow"}
 
 

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._quiet import require
 from ._validation import AEReportError, check_choice, check_non_negative_int, check_number, check_positive_int
 from .data import Dataset
 from .files import check_memory
@@ -148,7 +149,7 @@ def load_or_build(run: Run, safe_mode: bool = True) -> Autoencoder:
     >>> load_or_build(Run("runs/mnist")).latent_dim  # doctest: +SKIP
     2
     """
-    import keras
+    keras = require("keras")
 
     if run.has_model:
         return run.load_autoencoder(safe_mode)
@@ -194,7 +195,7 @@ def train(run: Run, dataset: Dataset, epochs: int, callbacks: Sequence = (),
 
     >>> ae = train(Run("runs/mnist"), load_dataset("mnist"), epochs=1)  # doctest: +SKIP
     """
-    import keras
+    keras = require("keras")
 
     from .callbacks import RunCheckpoint
 
@@ -235,7 +236,7 @@ def batches(images: np.ndarray, batch_size: int, seed: int, first: int, last: in
     >>> [int(x.shape[0]) for x, _ in ds]
     [4, 4, 2, 4, 4, 2]
     """
-    import tensorflow as tf
+    tf = require("tensorflow")
 
     images = tf.constant(images)
     n = int(images.shape[0])

@@ -183,8 +183,9 @@ def _mnist_like(kind: str, data_dir: str | os.PathLike | None) -> Dataset:
 
 def _keras_download(kind: str) -> dict[str, np.ndarray]:
     """Keras's own download into its cache (the path real users with internet take)."""
-    import keras
+    from .._quiet import require
 
+    keras = require("keras")
     loader = keras.datasets.mnist if kind == "mnist" else keras.datasets.fashion_mnist
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()

@@ -1,0 +1,88 @@
+"""aereport installs as a library people trust: a wheel built from this checkout, in a fresh
+virtual environment without the ``train`` extra, serves, opens and exports a run made with it,
+computes layouts of it (for the full install to serve), never imports TensorFlow, ships its
+JavaScript, and names the extra when asked to train."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, free_port, wait_for_port
+
+TFJS = ROOT / "tests" / "js" / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js"
+
+
+@pytest.fixture(scope="module")
+def lean(tmp_path_factory) -> Path:
+    """A fresh venv holding the wheel of this checkout and its dependencies (as constraints.txt
+    pins them), without the train extra: its ``bin`` folder."""
+    tmp = tmp_path_factory.mktemp("install")
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", tmp / "dist", ROOT], check=True, capture_output=True)
+    wheel = next((tmp / "dist").glob("aereport-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", tmp / "venv"], check=True)
+    out = subprocess.run([tmp / "venv" / "bin" / "pip", "install", "-q", "-c", ROOT / "constraints.txt", wheel],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp / "venv" / "bin"
+
+
+def test_the_lean_install_has_no_tensorflow_and_ships_its_scripts(lean):
+    out = subprocess.run([lean / "python", "-c", """
+import importlib.util, sys
+import aereport
+from aereport.views.scripts import script
+print(importlib.util.find_spec("tensorflow") is None, importlib.util.find_spec("keras") is None,
+      len(script("runtime.js")) > 1000, "tensorflow" in sys.modules)
+"""], capture_output=True, text=True, cwd=lean)
+    assert out.stdout.split() == ["True", "True", "True", "False"], out.stderr
+
+
+def test_the_lean_install_opens_exports_and_serves_a_trained_run(lean, trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    env = {**os.environ, "AEREPORT_TFJS": str(TFJS)}
+    opened = subprocess.run([lean / "python", "-c", f"""
+import sys, aereport
+report = aereport.open({str(run)!r})
+print(len(report.state.layouts), report.state.latent.decode("ae", 0.0, 0.0)[0].shape, "tensorflow" in sys.modules)
+"""], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert opened.stdout.split() == ["4", "(28,", "28)", "False"], opened.stderr[-2000:]
+    exported = subprocess.run([lean / "aereport", "export", run, tmp_path / "report.html"], capture_output=True,
+                              text=True, env=env)
+    assert exported.returncode == 0 and (tmp_path / "report.html").stat().st_size > 1e6, exported.stderr[-2000:]
+    port = free_port()
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen([lean / "aereport", "serve", "--run", run, "--port", str(port)], stdout=log,
+                                  stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(server, port, tmp_path / "serve.log")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+                assert page.status == 200 and b"aereport" in page.read()
+        finally:
+            server.terminate()
+            server.wait(20)
+
+
+def test_the_lean_install_lays_out_a_run_and_names_the_extra_to_train(lean, trained_run, tmp_path):
+    from aereport.store import Run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "layouts.parquet").unlink()
+    laid = subprocess.run([lean / "aereport", "layouts", "--run", run, "--only", "ae,pca"], capture_output=True,
+                          text=True)
+    assert laid.returncode == 0 and set(Run(run).load_layouts()) == {"ae", "pca"}, laid.stderr[-2000:]
+    start = time.perf_counter()
+    trained = subprocess.run([lean / "aereport", "train", "--run", tmp_path / "new", "--epochs", "1"],
+                             capture_output=True, text=True)
+    assert trained.returncode == 2 and "pip install 'aereport[train]'" in trained.stderr, trained.stderr[-2000:]
+    assert "Received: missing='keras'" in trained.stderr and "Traceback" not in trained.stderr
+    assert not (tmp_path / "new").exists() and time.perf_counter() - start < 60
