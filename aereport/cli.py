@@ -216,57 +216,10 @@ def cmd_layouts(args) -> None:
 
 
 def cmd_info(args) -> None:
-    """What a run holds, as far as it can be read: a damaged file is said, not a traceback."""
-    import time
+    from .runs import describe
+    from .store import Run
 
-    from .store import LAYOUTS, Run
-
-    run = Run(args.run)
-    cfg = run.config
-    try:
-        h = run.history
-        trained = f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else "")
-    except AEReportError as exc:
-        trained = f"epochs: unknown ({exc})"
-    size = sum(p.stat().st_size for p in run.path.rglob("*") if p.is_file())
-    print(f"run: {run.path} ({size / 1e6:.1f} MB on disk)\ndataset: {cfg.get('dataset')}\nimages: "
-          f"{cfg.get('n_images')} of shape {cfg.get('img_shape')}\nmodel: preset={cfg.get('preset')} "
-          f"latent_dim={cfg.get('latent_dim')}" + ("" if run.has_model else " (no trained model yet)") + f"\n{trained}")
-    print(_labels_and_mse(run, args.trust_model))
-    notes: list[str] = []
-    try:
-        layouts = run.load_layouts(notes)
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((run.path / LAYOUTS).stat().st_mtime)) if layouts else ""
-        text = "".join(f"\n  {entry['key']}" for entry in layouts.values()) or " none"
-        print(f"layouts{f' (saved {when})' if when else ''}:{text}" + "".join(f"\n  {note}" for note in notes))
-    except AEReportError as exc:
-        print(f"layouts: unreadable ({exc})")
-
-
-def _labels_and_mse(run, trust: bool) -> str:
-    """The dataset's label names and the model's test MSE (held-out images, else all), or why not."""
-    import numpy as np
-
-    from .runs import dataset_for
-
-    try:
-        dataset = dataset_for(run)
-    except AEReportError as exc:
-        return f"labels: unknown (the dataset cannot be read: {exc})"
-    names = ", ".join(dataset.categories) if dataset.labels is not None else "none"
-    if not run.has_model:
-        return f"labels: {names}"
-    try:
-        ae = run.load_autoencoder(safe_mode=not trust, numpy=True)
-    except AEReportError as exc:
-        return f"labels: {names}\nreconstruction MSE: unknown ({exc})"
-    held_out = dataset.test_mask if dataset.test_mask is not None and dataset.test_mask.any() else None
-    images = dataset.images[held_out] if held_out is not None else dataset.images
-    total = sum(float(np.sum((np.asarray(ae.model(images[i:i + 4096])) - images[i:i + 4096]) ** 2))
-                for i in range(0, len(images), 4096))  # in batches: the whole set at once is ~2 GB at 70k
-    error = total / images.size
-    which = f"the {len(images):,} test images" if held_out is not None else f"all {len(images):,} images"
-    return f"labels: {names}\nreconstruction MSE: {error:.5f} on {which}"
+    print(describe(Run(args.run), safe_mode=not args.trust_model))
 
 
 def cmd_serve(args) -> None:

@@ -104,6 +104,59 @@ def check_finite(ae: Autoencoder, dataset: Dataset, where: str) -> None:
                             pixels_not_finite=int((~np.isfinite(images)).sum()))
 
 
+def describe(run: Run, safe_mode: bool = True) -> str:
+    """What a run holds, as ``aereport info`` prints it — its dataset and label names, model, epochs,
+    test MSE, each layout with its parameters, its size on disk — as far as each part can be read:
+    a damaged one is said, not raised.
+
+    >>> print(describe(Run("runs/mnist")))  # doctest: +SKIP
+    """
+    import time
+
+    cfg = run.config
+    try:
+        h = run.history
+        trained = f"epochs: {len(h)}" + (f", last loss {h[-1]['loss']:.5f}" if h else "")
+    except AEReportError as exc:
+        trained = f"epochs: unknown ({exc})"
+    size = sum(p.stat().st_size for p in run.path.rglob("*") if p.is_file())
+    lines = [f"run: {run.path} ({size / 1e6:.1f} MB on disk)", f"dataset: {cfg.get('dataset')}",
+             f"images: {cfg.get('n_images')} of shape {cfg.get('img_shape')}",
+             f"model: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}"
+             + ("" if run.has_model else " (no trained model yet)"), trained, *_labels_and_mse(run, safe_mode)]
+    notes: list[str] = []
+    try:
+        layouts = run.load_layouts(notes)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((run.path / LAYOUTS_FILE).stat().st_mtime)) \
+            if layouts else ""
+        lines.append(f"layouts{f' (saved {when})' if when else ''}:" + ("" if layouts else " none"))
+        lines += [f"  {entry['key']}" for entry in layouts.values()] + [f"  {note}" for note in notes]
+    except AEReportError as exc:
+        lines.append(f"layouts: unreadable ({exc})")
+    return "\n".join(lines)
+
+
+def _labels_and_mse(run: Run, safe_mode: bool) -> list[str]:
+    """The dataset's label names and the model's test MSE (held-out images, else all), or why not."""
+    try:
+        dataset = dataset_for(run)
+    except AEReportError as exc:
+        return [f"labels: unknown (the dataset cannot be read: {exc})"]
+    names = ", ".join(dataset.categories) if dataset.labels is not None else "none"
+    if not run.has_model:
+        return [f"labels: {names}"]
+    try:
+        ae = run.load_autoencoder(safe_mode, numpy=True)
+    except AEReportError as exc:
+        return [f"labels: {names}", f"reconstruction MSE: unknown ({exc})"]
+    held_out = dataset.test_mask if dataset.test_mask is not None and dataset.test_mask.any() else None
+    images = dataset.images[held_out] if held_out is not None else dataset.images
+    total = sum(float(np.sum((np.asarray(ae.model(images[i:i + 4096])) - images[i:i + 4096]) ** 2))
+                for i in range(0, len(images), 4096))  # in batches: the whole set at once is ~2 GB at 70k
+    which = f"the {len(images):,} test images" if held_out is not None else f"all {len(images):,} images"
+    return [f"labels: {names}", f"reconstruction MSE: {total / images.size:.5f} on {which}"]
+
+
 # --- the runs a fresh install serves -----------------------------------------------------------
 
 def ensure_default_run(run_dir: str | os.PathLike, epochs: int = 20, callbacks=()) -> Run:
