@@ -1,6 +1,8 @@
 """The exported report, opened from file:// in Chromium with every network request blocked."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -465,6 +467,25 @@ def test_every_tab_of_the_page_fits_common_windows(exported, browser, width, hei
             page.wait_for_timeout(500)
             scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
             assert scroll <= inner, f"{tab} is {scroll} px wide in a {inner}-px window"
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_the_training_strips_show_every_image_whole(exported, browser):
+    # A Bokeh column lines up its plots' frames: the strips sat under the diagram's frame, 60 px
+    # right, and the column cut the eighth image in half at its edge (white page where it ended).
+    context, page, blocked, errors, _ = open_offline(browser, exported, (1280, 800))
+    try:
+        page.get_by_text("Training", exact=True).first.click()
+        page.wait_for_timeout(500)
+        for name in ("sample-inputs", "sample-outputs"):
+            x0, y0 = page.evaluate(LOCATE, [name, 0.0, 0.0])
+            x1, y1 = page.evaluate(LOCATE, [name, 1.0, 1.0])
+            shot = np.asarray(Image.open(io.BytesIO(page.screenshot(
+                clip=dict(x=x0, y=y0, width=x1 - x0, height=y1 - y0)))).convert("L"), float) / 255
+            edge = shot[:, -3:].mean()  # MNIST's black border, or the white page past a cut
+            assert edge < 0.3, f"{name}: the strip's right edge shows {edge:.2f} (white is cut off)"
         assert blocked == [] and errors == []
     finally:
         context.close()

@@ -179,7 +179,9 @@ def _training(state: ReportState, samples: int):
     diagram = hv.render(architecture_diagram(state.architecture).opts(responsive=False, width=900), backend="bokeh")
     curve = hv.render(loss_curve(state.history).opts(responsive=False, width=900), backend="bokeh") \
         if state.history else Div(text="No training history.")
-    return column(diagram, fig_in, fig_out, curve)
+    # Each in its own row: a column lines up its plots' frames, which pushed the strips right by the
+    # diagram's axis width and cut the last image off at the column's edge.
+    return column(diagram, row(fig_in), row(fig_out), curve)
 
 
 def _summary(state: ReportState) -> Div:
