@@ -102,3 +102,22 @@ def require(name: str = "keras"):
             raise
         raise AEReportError(f"training and Keras models need TensorFlow and Keras, which this install lacks: "
                             f"{EXTRA}", missing=exc.name) from None
+
+
+def progress_bar(**kwargs):
+    """A tqdm bar: the notebook widget in Jupyter when ipywidgets is installed (``aereport[notebook]``),
+    the text bar everywhere else.
+
+    ``tqdm.auto`` picks the widget in any IPython kernel and, without ipywidgets, warns
+    ``TqdmWarning: IProgress not found`` into the notebook before falling back: asking for
+    ipywidgets first keeps a notebook without it clean.
+
+    >>> bar = progress_bar(total=3, disable=True); bar.update(1); bar.close()
+    """
+    try:
+        import ipywidgets  # noqa: F401  (only whether it is there)
+    except ImportError:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(**kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from ._quiet import require
+from ._quiet import progress_bar, require
 
 keras = require("keras")
 
@@ -25,10 +25,8 @@ class ProgressBar(keras.callbacks.Callback):
         self.tqdm_kwargs = tqdm_kwargs
 
     def set_plan(self, first: int, last: int, steps: int) -> None:
-        from tqdm.auto import tqdm
-
         self.last = last
-        self.bar = tqdm(total=(last - first) * steps, unit="batch", dynamic_ncols=True, **self.tqdm_kwargs)
+        self.bar = progress_bar(total=(last - first) * steps, unit="batch", dynamic_ncols=True, **self.tqdm_kwargs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.bar.set_description(f"epoch {epoch + 1}/{self.last}")

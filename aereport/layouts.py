@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ._quiet import progress_bar
 from ._validation import AEReportError, check_choice, check_positive_int
 from .neighbours import flat, forget, neighbour_graph, principal_components, without_self
 
@@ -346,10 +347,8 @@ class LayoutProgress:
     """
 
     def __init__(self, names, cached):
-        from tqdm.auto import tqdm
-
         names = list(names)
-        self.bar = tqdm(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
+        self.bar = progress_bar(total=len(names), initial=sum(n in cached for n in names), desc="layouts",
                         unit="layout")
         self._started: dict[str, float] = {}  # under way: UMAP's child beside t-SNE makes two at once
         self.callbacks = dict(on_start=self._start, on_done=self._done)

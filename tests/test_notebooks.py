@@ -12,6 +12,7 @@ from .conftest import MNIST_DIR, ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PANEL_MIME = "application/vnd.holoviews_exec.v0+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -34,3 +35,22 @@ def test_notebook_runs_and_renders_its_report(path, tmp_path, monkeypatch):
         assert any(PANEL_MIME in o.get("data", {}) for o in cell.outputs), cell.source
     exported = list(tmp_path.rglob("*report.html"))
     assert exported and exported[0].stat().st_size > 100_000
+    # quiet: no TensorFlow start-up lines, no tqdm fallback warning; progress as tqdm's widget
+    streams = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")
+    for noise in ("oneDNN", "absl::InitializeLog", "IProgress", "TqdmWarning"):
+        assert noise not in streams, streams[-2000:]
+    assert any(WIDGET_MIME in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])), \
+        "training shows tqdm's notebook bar (ipywidgets is in the notebook extra)"
+
+
+def test_without_ipywidgets_a_kernel_gets_the_text_bar_and_no_warning(monkeypatch, recwarn):
+    """tqdm.auto would pick its widget in any IPython kernel and warn "IProgress not found"."""
+    import sys
+
+    from tqdm.std import tqdm as text_bar
+
+    from aereport._quiet import progress_bar
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # an import of it raises ImportError
+    bar = progress_bar(total=2, disable=True)
+    assert type(bar) is text_bar and not recwarn.list
