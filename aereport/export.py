@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 
 from ._validation import AEReportError, check_choice
 from .files import as_path, atomic_path, check_writable, make_folder, sweep, write_bytes
@@ -42,6 +44,21 @@ def find_tfjs() -> Path:
             return c
     raise AEReportError("TensorFlow.js not found: run `npm install @tensorflow/tfjs@4.22.0` here, or set "
                         "AEREPORT_TFJS to the path of tf.min.js", AEREPORT_TFJS=os.environ.get("AEREPORT_TFJS"))
+
+
+# Values in the exported page's field of codes: a 64×64 field for codes up to ~360-D; wider codes
+# (a 7×7×32 feature map: 1,568-D) get a coarser field, so the page stays ~15 MB (BENCHMARKS.md).
+FIELD_VALUES = 1_500_000
+
+
+def field_size(latent_dim: int) -> int:
+    """The side of the exported page's field of codes for a ``latent_dim``-D code: 64, or less for
+    wide codes (at least 16).
+
+    >>> field_size(8), field_size(1568)
+    (64, 30)
+    """
+    return int(max(16, min(64, math.isqrt(FIELD_VALUES // max(int(latent_dim), 1)))))
 
 
 def decoder_payload(decoder) -> dict:
@@ -107,12 +124,14 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     if not isinstance(run, ReportState):
         state = ReportState.open(run, safe_mode=safe_mode)
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
-    field = None if state.direct else state.latent.field("ae")
+    field = None if state.direct else state.latent.field("ae", field_size(state.ae.latent_dim))
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
     payload = decoder_payload(state.ae.decoder)
     if field is not None:
-        payload["field"] = {"bounds": field["bounds"], "size": field["size"],
-                            "dim": int(field["codes"].shape[-1]), "codes": field["codes"].ravel().tolist()}
+        # float32 bytes in base64 (5.3 characters a value; JSON's decimals took ~19)
+        codes = np.ascontiguousarray(field["codes"], "<f4").ravel()
+        payload["field"] = {"bounds": field["bounds"], "size": field["size"], "dim": int(field["codes"].shape[-1]),
+                            "codes": base64.b64encode(codes.tobytes()).decode()}
     # The decoder's data as JSON the runtime reads, not as code: "</" escaped so no "</script" ends it.
     data = ('<script type="application/json" id="aereport-decoder">'
             + json.dumps(payload).replace("</", "<\\/") + "</script>")

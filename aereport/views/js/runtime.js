@@ -8,7 +8,11 @@
   function payload() {
     // The decoder's topology, weights (base64) and, for a wide code, its field: JSON the export
     // put in the page.
-    if (!data) data = JSON.parse(document.getElementById("aereport-decoder").textContent);
+    if (!data) {
+      data = JSON.parse(document.getElementById("aereport-decoder").textContent);
+      const f = data.field;  // its codes: float32 bytes, base64-encoded
+      if (f) f.codes = new Float32Array(Uint8Array.from(atob(f.codes), (c) => c.charCodeAt(0)).buffer);
+    }
     return data;
   }
   function load() {
