@@ -160,6 +160,48 @@ def _flatten(config, weights):
     return None, lambda x: x.reshape(len(x), -1)
 
 
+def _pool2d(reduce):
+    def build(config, weights):
+        _require(config, data_format="channels_last")
+        (kh, kw), (sh, sw) = config["pool_size"], config.get("strides") or config["pool_size"]
+        padding = config["padding"]
+        if padding not in ("same", "valid"):
+            raise Unsupported(f"padding={padding!r}")
+
+        def call(x):
+            n, h, w, c = x.shape
+            ho, wo = ((-(-h // sh), -(-w // sw)) if padding == "same" else ((h - kh) // sh + 1, (w - kw) // sw + 1))
+            top, left = _before(h, ho, kh, sh, padding), _before(w, wo, kw, sw, padding)
+            # Padding is ignored by the pooling, as TensorFlow's: -inf for a max, left out of a mean.
+            fill = -np.inf if reduce is np.max else np.nan
+            xp = np.full((n, max(h + top, (ho - 1) * sh + kh), max(w + left, (wo - 1) * sw + kw), c), fill, np.float32)
+            xp[:, top:top + h, left:left + w] = x
+            windows = np.stack([xp[:, a:a + (ho - 1) * sh + 1:sh, b:b + (wo - 1) * sw + 1:sw]
+                                for a in range(kh) for b in range(kw)])
+            return reduce(windows, axis=0) if reduce is np.max else np.nanmean(windows, axis=0)
+
+        return None, call
+    return build
+
+
+def _global_average_pooling2d(config, weights):
+    _require(config, data_format="channels_last", keepdims=False)
+    return None, lambda x: x.mean(axis=(1, 2))
+
+
+def _upsampling2d(config, weights):
+    _require(config, data_format="channels_last", interpolation="nearest")
+    sh, sw = config["size"]
+    return None, lambda x: x.repeat(sh, axis=1).repeat(sw, axis=2)
+
+
+def _rescaling(config, weights):
+    scale, offset = config["scale"], config["offset"]
+    if not all(isinstance(v, (int, float)) for v in (scale, offset)):
+        raise Unsupported("Rescaling by an array")
+    return None, lambda x: x * np.float32(scale) + np.float32(offset)
+
+
 # Each layer's weights in the order Keras saves them, by the names TF.js's loader asks for.
 WEIGHT_NAMES = {
     "Dense": ("kernel", "bias"), "Conv2D": ("kernel", "bias"), "Conv2DTranspose": ("kernel", "bias"),
@@ -170,6 +212,8 @@ LAYERS = {
     "Dense": _dense, "Conv2D": _conv2d, "Conv2DTranspose": _conv2d_transpose,
     "BatchNormalization": _batch_norm, "Reshape": _reshape, "Flatten": _flatten,
     "Cropping2D": _cropping2d, "Activation": _activation_layer, "Dropout": _identity,
+    "MaxPooling2D": _pool2d(np.max), "AveragePooling2D": _pool2d(np.mean),
+    "GlobalAveragePooling2D": _global_average_pooling2d, "UpSampling2D": _upsampling2d, "Rescaling": _rescaling,
 }
 
 

@@ -18,7 +18,7 @@ from ._validation import AEReportError, check_choice, check_positive_int
 from .autoencoder import Autoencoder, architecture  # noqa: F401  architecture: the model's layers, for users
 
 PRESETS = ("dense", "seed", "conv")
-CUSTOM = "custom"  # a run around a user's own encoder and decoder (see from_models)
+CUSTOM = "custom"  # a run around a user's own encoder and decoder (see aereport.own)
 DEFAULT_PRESET = "dense"
 
 
@@ -135,100 +135,6 @@ def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, 
     optimizer = keras.optimizers.Adam(learning_rate if learning_rate is not None else 1e-3)
     model.compile(loss="mse", optimizer=optimizer)
     return Autoencoder(encoder, decoder, model)
-
-
-def from_models(encoder, decoder, img_shape: tuple[int, ...],
-                learning_rate: float | None = None) -> Autoencoder:
-    """Wrap a user's own trained Keras encoder and decoder as an :class:`Autoencoder`.
-
-    The encoder may take the images flattened or with a channel axis (they are reshaped in
-    the model, not copied), and the decoder may output them flattened; the code may have any
-    size. The stacked model is compiled with MSE so the report can train it further.
-
-    >>> ae = from_models(my_encoder, my_decoder, (28, 28))  # doctest: +SKIP
-    >>> ae.latent_dim                                        # doctest: +SKIP
-    16
-    """
-    keras = require("keras")
-    layers = keras.layers
-
-    img_shape = _shape(img_shape)
-    for role, m in (("encoder", encoder), ("decoder", decoder)):
-        if not isinstance(m, keras.Model):
-            raise AEReportError(f"{role} must be a keras.Model", **{role: type(m).__name__})
-        try:
-            m.input_shape
-        except (AttributeError, ValueError):
-            raise AEReportError(f"{role} has no known input shape; build it (call it once on data, or "
-                                "start it with keras.Input) before passing it", **{role: m.name}) from None
-    enc_in = tuple(encoder.input_shape[1:])
-    if None in enc_in or math.prod(enc_in) != math.prod(img_shape):
-        raise AEReportError(f"encoder expects inputs of shape {enc_in} but the images are {img_shape}",
-                            image_shape=img_shape)
-    x = inputs = keras.Input(img_shape, name="image")
-    if enc_in != img_shape:
-        x = layers.Reshape(enc_in)(x)
-    z = _call_flat(encoder, x)
-    if len(z.shape) != 2:
-        raise AEReportError("encoder must output one flat code per image, shape (batch, latent_dim)",
-                            code_shape=tuple(z.shape))
-    latent_dim = int(z.shape[-1])
-    if tuple(decoder.input_shape[1:]) != (latent_dim,):
-        raise AEReportError(f"decoder expects inputs of shape {tuple(decoder.input_shape[1:])}; it must take the "
-                            "encoder's codes", code_shape=(latent_dim,))
-    wrapped_encoder = keras.Model(inputs, z, name="encoder")
-    y = z_in = keras.Input((latent_dim,), name="z")
-    y = _call_flat(decoder, y)
-    if math.prod(y.shape[1:]) != math.prod(img_shape):
-        raise AEReportError(f"decoder must output images of {img_shape}", output_shape=tuple(y.shape[1:]))
-    if tuple(y.shape[1:]) != img_shape:
-        y = layers.Reshape(img_shape)(y)
-    wrapped_decoder = keras.Model(z_in, y, name="decoder")
-    x = keras.Input(img_shape, name="image")
-    model = keras.Model(x, wrapped_decoder(wrapped_encoder(x)), name="autoencoder")
-    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate or 1e-3))
-    # Built now, so a saved copy holds (zero) optimizer state and loads without a warning.
-    model.optimizer.build(model.trainable_variables)
-    return Autoencoder(wrapped_encoder, wrapped_decoder, model)
-
-
-def _chain(model) -> list | None:
-    """The layers of ``model`` if it is a plain chain (each layer feeds only the next), else None.
-
-    Read from the model's config, which describes its own graph only (calling its layers again
-    elsewhere adds nodes to the layers, not to the config).
-    """
-    keras = require("keras")
-
-    if isinstance(model, keras.Sequential):
-        return list(model.layers)
-    try:
-        config = model.get_config()
-    except Exception:  # subclassed models without get_config
-        return None
-    layers = config.get("layers") or []
-    for prev, layer in zip(layers, layers[1:]):
-        nodes = layer.get("inbound_nodes") or []
-        args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
-        history = args[0].get("config", {}).get("keras_history") if len(args) == 1 and isinstance(args[0], dict) else None
-        if not history or history[0] != prev["config"]["name"]:
-            return None
-    if not layers or layers[0]["class_name"] != "InputLayer":
-        return None
-    return [model.get_layer(layer["config"]["name"]) for layer in layers[1:]]
-
-
-def _call_flat(model, x):
-    """``model(x)``, but with a chain's layers applied one by one: the wrapped model then has one
-    flat graph, which the TF.js writer can export, and shares the user's weights."""
-    keras = require("keras")
-
-    layers = _chain(model)
-    if layers is None:
-        return model(x)
-    for layer in layers:
-        x = _call_flat(layer, x) if isinstance(layer, keras.Model) else layer(x)
-    return x
 
 
 def default_units(preset: str) -> int:

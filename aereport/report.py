@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -180,7 +181,8 @@ def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aerepo
                                              **progress.callbacks))
 
 
-def explore(images, labels=None, *, encoder=None, decoder=None,
+def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None, bottleneck: str | None = None,
+            code: str | None = None, log_var: str | None = None, image_shape: Sequence[int] | None = None,
             layouts: Sequence[str] = ("ae", "umap", "tsne"), label_names: Sequence[str] | None = None,
             name: str = "images", run_dir: str | os.PathLike | None = None, epochs: int = 20,
             config=None) -> Report:
@@ -191,8 +193,14 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
     ----------
     images : (N, H, W) or (N, H, W, 3) array, uint8 or floats in [0, 1]; or a :class:`Dataset`
     labels : one int per image (optional); ``label_names`` names them
-    encoder, decoder : trained ``keras.Model`` s; the code may have any size (a code wider than
-        2 is shown through its PCA, and a tap decodes the mean code of the nearest samples)
+    encoder, decoder : trained ``keras.Model`` s; the code may have any size or shape (a code
+        wider than 2 is shown through its PCA, and a tap decodes the mean code of the nearest
+        samples; a feature map is flattened and reshaped back for the decoder)
+    autoencoder, bottleneck : instead of both, ONE trained model and the name of its code's
+        layer (found when one layer is clearly the narrowest)
+    code, log_var : for an encoder with several outputs (a VAE's ``[z_mean, z_log_var, z]``),
+        the output that places each image (found by name: ``z_mean``, ``mean``, ``mu``)
+    image_shape : (H, W) or (H, W, C) when ``images`` come flat, (N, H*W*C)
     layouts : which 2-D layouts to compute ('ae' is always included): 'ae', 'umap', 'tsne', 'pca'
     run_dir : where the run is kept (models, images, layouts); by default a folder under
         ``~/.cache/aereport/runs`` named by a fingerprint of the data and model, so running the
@@ -208,7 +216,8 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
     from .files import as_path
     from .autoencoder import model_version
     from .layouts import LAYOUTS, LayoutProgress
-    from .model import from_models
+    from .own import from_models, split_autoencoder
+    from .tfjs import export_problem
     from .runs import prepare_run
     from .store import Run
     from .training import TrainingConfig, adopt_run
@@ -224,12 +233,26 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
         run_dir = as_path(run_dir, "run_dir")
         if run_dir.exists() and not run_dir.is_dir():
             raise AEReportError("run_dir must be a folder", run_dir=str(run_dir))
+    if image_shape is not None and not isinstance(images, Dataset):
+        images = _unflatten(images, image_shape)
     dataset = images if isinstance(images, Dataset) else Dataset.from_arrays(
         images, labels, name=name, label_names=label_names, source="images")
+    if autoencoder is not None:
+        if encoder is not None or decoder is not None:
+            raise AEReportError("pass autoencoder= (one model) or encoder= and decoder=, not both",
+                                autoencoder=type(autoencoder).__name__)
+        encoder, decoder = split_autoencoder(autoencoder, bottleneck)
+    elif bottleneck is not None:
+        raise AEReportError("bottleneck= names a layer of autoencoder=, which is missing", bottleneck=bottleneck)
     if (encoder is None) != (decoder is None):
         raise AEReportError("pass both encoder= and decoder= (your trained models), or neither to train one",
                             encoder=type(encoder).__name__, decoder=type(decoder).__name__)
-    ae = from_models(encoder, decoder, dataset.image_shape) if encoder is not None else None
+    ae = from_models(encoder, decoder, dataset.image_shape, code=code, log_var=log_var,
+                     sample=dataset.images[:32]) if encoder is not None else None
+    problem = export_problem(ae.decoder) if ae is not None else None
+    if problem:
+        warnings.warn(f"the decoder cannot be exported as a page (TF.js): {problem}; the served report and the "
+                      "notebook run it with Keras", stacklevel=2)
     config = config or TrainingConfig()
     fingerprint = _fingerprint(dataset, model_version(ae) if ae else repr(config))
     run_dir = run_dir or Path.home() / ".cache" / "aereport" / "runs" / f"explore-{fingerprint}"
@@ -257,6 +280,20 @@ def explore(images, labels=None, *, encoder=None, decoder=None,
         # Your own model stays the one in memory: no round trip through Keras's safe-mode loader.
         state = ReportState.open(run_dir, dataset, layouts, ae=ae, **progress.callbacks)
     return Report(state=state)
+
+
+def _unflatten(images, image_shape) -> np.ndarray:
+    """Flat images, (N, H*W*C), given their ``image_shape``: a view, not a copy."""
+    import math
+
+    from .model import _shape
+
+    shape = _shape(image_shape)
+    arr = np.asarray(images)
+    if arr.ndim != 2 or arr.shape[1] != math.prod(shape):
+        raise AEReportError(f"image_shape={shape} needs flat images of shape (N, {math.prod(shape)})",
+                            images_shape=arr.shape)
+    return arr.reshape(len(arr), *shape)
 
 
 def _fingerprint(dataset: Dataset, model: str) -> str:

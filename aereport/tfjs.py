@@ -24,7 +24,9 @@ from .files import atomic_path, make_folder
 
 SHARD_BYTES = 4 * 1024 * 1024
 SUPPORTED = {"InputLayer", "Dense", "Flatten", "Reshape", "Conv2D", "Conv2DTranspose", "Cropping2D",
-             "ZeroPadding2D", "Activation", "ReLU", "LeakyReLU", "BatchNormalization", "Dropout"}
+             "ZeroPadding2D", "Activation", "ReLU", "LeakyReLU", "BatchNormalization", "Dropout",
+             "UpSampling2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Add", "Concatenate",
+             "LayerNormalization"}
 
 
 def _history(arg):
@@ -85,6 +87,20 @@ def tfjs_topology(model) -> dict:
         keras_version = "3"
     return {"class_name": "Model", "config": config, "keras_version": f"tfjs-layers {keras_version}",
             "backend": "tensorflow"}
+
+
+def export_problem(model) -> str | None:
+    """Why ``model`` cannot be written for TF.js (the layer and its type), or None if it can: asked
+    when a user's model is given, not after minutes of layouts.
+
+    >>> export_problem(build_autoencoder((28, 28)).decoder) is None  # doctest: +SKIP
+    True
+    """
+    try:
+        tfjs_topology(model)
+    except AEReportError as exc:
+        return str(exc)
+    return None
 
 
 def _named_weights(model) -> list[tuple[str, np.ndarray]]:

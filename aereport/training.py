@@ -101,7 +101,8 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
 
     >>> new_run("runs/x", TrainingConfig(), load_dataset())  # doctest: +SKIP
     """
-    config.check_fits(dataset.image_shape)
+    if config.preset != CUSTOM:  # a user's model is what it is (keras.io's conv code is wider than its image)
+        config.check_fits(dataset.image_shape)
     record = dataclasses.asdict(config)
     if config.batch_size is None:  # recorded, so that resuming trains on as the run began
         held_out = _held_out(dataset)
@@ -120,7 +121,7 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
 
 def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: int = 0,
               extra: dict | None = None) -> Run:
-    """A run around models trained elsewhere (see :func:`aereport.model.from_models`).
+    """A run around models trained elsewhere (see :func:`aereport.own.from_models`).
 
     The run keeps the images and the models, so it can be reopened, served, exported and
     trained further like any other; its history starts empty.

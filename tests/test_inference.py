@@ -11,7 +11,8 @@ import pytest
 
 from aereport.inference import Chain, load_autoencoder
 from aereport.autoencoder import model_version
-from aereport.model import architecture, build_autoencoder, from_models
+from aereport.model import architecture, build_autoencoder
+from aereport.own import from_models
 from aereport.store import Run
 
 
@@ -109,7 +110,7 @@ def test_layers_and_settings_it_does_not_run_are_left_to_keras(tmp_path):
     with_layer = lambda layer: keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), layer,  # noqa: E731
                                                   keras.layers.Dense(2)])
     # A layer class it does not know; an activation it does not know; a setting it does not implement.
-    assert _saved(tmp_path, with_layer(keras.layers.LayerNormalization()), dense_decoder) is None
+    assert _saved(tmp_path, with_layer(keras.layers.UnitNormalization()), dense_decoder) is None
     assert _saved(tmp_path, with_layer(keras.layers.Dense(8, activation="hard_sigmoid")), dense_decoder) is None
     assert _saved(tmp_path, with_layer(keras.layers.Dense(8, use_bias=False)), dense_decoder) is None
     dilated = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, dilation_rate=2),
@@ -136,6 +137,27 @@ def test_the_layers_it_runs_beyond_the_presets(tmp_path, mnist_small):
     ae.model.save(tmp_path / "autoencoder.keras")
     ours = load_autoencoder(tmp_path / "autoencoder.keras")
     x = mnist_small.images[:32]
+    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_pooling_upsampling_and_rescaling_match_keras(tmp_path, mnist_small, padding):
+    """The keras.io convolutional autoencoder's layers (MaxPooling2D, UpSampling2D), on odd sizes
+    where 'same' pads unevenly, and the rest a decoder or an encoder commonly holds."""
+    L = keras.layers
+    encoder = keras.Sequential([keras.Input((28, 28, 1)), L.Rescaling(255.0), L.Rescaling(1 / 255.0),
+                                L.Conv2D(4, 3, padding="same", activation="relu"),
+                                L.MaxPooling2D(2, padding=padding), L.AveragePooling2D(3, strides=2, padding=padding),
+                                L.Conv2D(6, 1), L.GlobalAveragePooling2D(), L.Dense(3)])
+    decoder = keras.Sequential([keras.Input((3,)), L.Dense(7 * 7 * 2, activation="relu"), L.Reshape((7, 7, 2)),
+                                L.UpSampling2D(2), L.Conv2D(2, 3, padding="same", activation="relu"),
+                                L.UpSampling2D((2, 2)), L.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    assert ours is not None, "these layers run with NumPy"
+    x = mnist_small.images[:32]
+    np.testing.assert_allclose(ours.encoder(x), ae.encoder.predict_on_batch(x), atol=5e-6)
     np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
 
 

@@ -129,7 +129,7 @@ tf.loadLayersModel('decoder/model.json').then(function(model) {
 
 
 def _own_model_with_batch_norm():
-    from aereport.model import from_models
+    from aereport.own import from_models
 
     layers = keras.layers
     encoder = keras.Sequential([keras.Input((784,)), layers.Dense(32), layers.BatchNormalization(),

@@ -115,7 +115,7 @@ def validate_images(images, source: str) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] != 3):
         raise AEReportError(f"{source}: expected images of shape (N, H, W) or (N, H, W, 3); flat images "
-                            "(N, H*W) need reshaping to (N, H, W) first", shape=arr.shape)
+                            "(N, H*W) need reshaping to (N, H, W) first (explore: image_shape=(H, W))", shape=arr.shape)
     if arr.shape[0] == 0:
         raise AEReportError(f"{source}: expected at least one image", shape=arr.shape)
     if min(arr.shape[1:3]) < 1:

@@ -1,0 +1,214 @@
+"""Users' own Keras autoencoders as keras.io writes them: the VAE of examples/generative/vae.py (an
+encoder with outputs [z_mean, z_log_var, z], a subclassed VAE with its own train_step), the
+convolutional autoencoder of examples/vision/autoencoder.py (ONE model, a 7×7×32 feature-map code)
+and a residual decoder; each trained briefly on real MNIST, then explored, reopened from its run
+(NumPy or Keras), decoded by TF.js in Node to Keras's pixels, and exported offline."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers, ops
+
+import aereport
+from aereport import AEReportError
+from aereport.export import export_report, field_size
+from aereport.tfjs import save_tfjs
+
+from .test_tfjs import tfjs_predict
+
+LATENT = 2
+
+
+class Sampling(layers.Layer):
+    """Uses (z_mean, z_log_var) to sample z, the vector encoding a digit (keras.io's VAE)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(shape=ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+class VAE(keras.Model):
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker]
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
+            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            total_loss = reconstruction_loss + ops.mean(ops.sum(kl_loss, axis=1))
+        grads = tape.gradient(total_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(total_loss)
+        return {"loss": self.total_loss_tracker.result()}
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_small):
+    return mnist_small.subset(np.arange(600))
+
+
+@pytest.fixture(scope="module")
+def vae(digits):
+    """keras.io's VAE, word for word but for one short epoch."""
+    keras.utils.set_random_seed(0)
+    encoder_inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(16, activation="relu")(x)
+    z_mean = layers.Dense(LATENT, name="z_mean")(x)
+    z_log_var = layers.Dense(LATENT, name="z_log_var")(x)
+    z = Sampling()([z_mean, z_log_var])
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = keras.Input(shape=(LATENT,))
+    x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
+    x = layers.Reshape((7, 7, 64))(x)
+    x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    decoder_outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(x)
+    decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
+    model = VAE(encoder, decoder)
+    model.compile(optimizer=keras.optimizers.Adam())
+    model.fit(digits.images[..., None], epochs=1, batch_size=128, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def conv_autoencoder(digits):
+    """keras.io's convolutional autoencoder: one Model, trained briefly."""
+    keras.utils.set_random_seed(0)
+    inputs = layers.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(inputs)
+    x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
+    x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    autoencoder = keras.Model(inputs, x)
+    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    images = digits.images[..., None]
+    autoencoder.fit(images, images, epochs=1, batch_size=128, verbose=0)
+    return autoencoder
+
+
+def _decodes_as_keras(report, decoder, tmp_path):
+    """The report's decode of a tapped position is the Keras decoder's image of the same code, and
+    so is TF.js's (in Node) of the run's saved decoder; and the run reopens and decodes the same."""
+    latent = report.state.latent
+    (x0, y0), (x1, y1) = latent.extent("ae")
+    x, y = x0 + 0.37 * (x1 - x0), y0 + 0.61 * (y1 - y0)
+    z = latent.code_at("ae", x, y)[0][None].astype(np.float32)
+    keras_image = np.asarray(decoder.predict_on_batch(z.reshape(1, *decoder.input_shape[1:])))
+    np.testing.assert_allclose(latent.decode("ae", x, y)[0], keras_image.reshape(28, 28), atol=1e-5)
+    reopened = aereport.open(report.state.run.path)
+    np.testing.assert_allclose(reopened.state.latent.decode("ae", x, y)[0], keras_image.reshape(28, 28), atol=1e-5)
+    save_tfjs(reopened.state.ae.decoder, tmp_path / "decoder")
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z).reshape(28, 28), keras_image.reshape(28, 28),
+                               atol=1e-5)
+    return reopened
+
+
+def test_the_keras_io_vae_places_each_digit_at_its_mean(vae, digits, tmp_path):
+    report = aereport.explore(digits.images, digits.labels, encoder=vae.encoder, decoder=vae.decoder,
+                              layouts=("ae",), run_dir=tmp_path / "run")
+    z_mean = np.asarray(vae.encoder.predict(digits.images[..., None], verbose=0)[0])
+    np.testing.assert_allclose(report.state.layouts["ae"], z_mean, atol=1e-4)  # the mean, twice the same
+    _decodes_as_keras(report, vae.decoder, tmp_path)
+
+
+def test_a_sampled_code_is_refused_and_the_mean_named(vae, digits, tmp_path):
+    sampled = keras.Model(vae.encoder.inputs, vae.encoder.outputs[2])
+    with pytest.raises(AEReportError, match=r"encoder's code is random: two encodings of the same images differ "
+                                            r"by up to .*code='z_mean'"):
+        aereport.explore(digits.images, encoder=sampled, decoder=vae.decoder, run_dir=tmp_path / "run")
+    with pytest.raises(AEReportError, match=r"encoder has no output named 'zz'; its outputs are z_mean, z_log_var"):
+        aereport.explore(digits.images, encoder=vae.encoder, decoder=vae.decoder, code="zz", run_dir=tmp_path / "r")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "r").exists()
+
+
+def test_the_keras_io_conv_autoencoder_as_one_model_with_a_feature_map_code(conv_autoencoder, digits, tmp_path):
+    # The narrowest layer (the second pooling, 7×7×32) is found; its code is flattened for the
+    # layouts and reshaped for the decoder.
+    report = aereport.explore(digits.images, digits.labels, autoencoder=conv_autoencoder, layouts=("ae",),
+                              run_dir=tmp_path / "run")
+    assert report.state.ae.latent_dim == 7 * 7 * 32
+    cut = conv_autoencoder.get_layer("max_pooling2d_1").output
+    decoder = keras.Model(cut, conv_autoencoder.outputs)
+    reopened = _decodes_as_keras(report, decoder, tmp_path)
+    # The whole model's reconstruction, through the run's own (NumPy) models.
+    x = digits.images[:16]
+    np.testing.assert_allclose(reopened.state.ae.model(x), conv_autoencoder.predict(x[..., None], verbose=0)[..., 0],
+                               atol=1e-5)
+    assert field_size(report.state.ae.latent_dim) == 30  # the exported field stays small: 30×30×1568
+    page = export_report(report.state.run.path, tmp_path / "report.html")
+    assert page.stat().st_size < 15e6, page.stat().st_size  # 1,568-D codes as JSON decimals: 125 MB at 64×64
+
+
+def test_a_bottleneck_is_named_or_the_candidates_listed(conv_autoencoder, digits, tmp_path):
+    with pytest.raises(AEReportError, match=r"no inner layer named 'code'; the narrowest are: max_pooling2d_1 "
+                                            r"\(1568 values\)"):
+        aereport.explore(digits.images, autoencoder=conv_autoencoder, bottleneck="code", run_dir=tmp_path / "run")
+    twins = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(4, name="a"),
+                              layers.Dense(4, name="b"), layers.Dense(784), layers.Reshape((28, 28))])
+    with pytest.raises(AEReportError, match=r"several equally narrow layers \(a \(4 values\), b \(4 values\)\)"):
+        aereport.explore(digits.images, autoencoder=twins, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_residual_decoder(digits, tmp_path):
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(64, activation="relu"),
+                                layers.Dense(8)], name="enc")
+    z = keras.Input((8,))
+    h = layers.Dense(64, activation="relu")(z)
+    h = layers.Add()([h, layers.Dense(64, activation="relu")(h)])  # a skip connection
+    h = layers.Concatenate()([h, layers.Dense(16)(z)])
+    out = layers.Reshape((28, 28))(layers.Dense(784, activation="sigmoid")(h))
+    decoder = keras.Model(z, out, name="dec")
+    model = keras.Sequential([encoder, decoder])
+    model.compile("adam", "mse")
+    model.fit(digits.images, digits.images, epochs=1, batch_size=128, verbose=0)
+    report = aereport.explore(digits.images, encoder=encoder, decoder=decoder, layouts=("ae",),
+                              run_dir=tmp_path / "run")
+    # flat: the decoder's own layers, not one nested model, so TF.js can load it
+    assert "Add" in {type(layer).__name__ for layer in report.state.ae.decoder.layers}
+    _decodes_as_keras(report, decoder, tmp_path)
+
+
+def test_flat_images_take_image_shape(digits, tmp_path):
+    flat = digits.images.reshape(len(digits), -1)
+    with pytest.raises(AEReportError, match=r"need reshaping to \(N, H, W\) first \(explore: image_shape=\(H, W\)\)"):
+        aereport.explore(flat, run_dir=tmp_path / "run")
+    with pytest.raises(AEReportError, match=r"image_shape=\(27, 28\) needs flat images of shape \(N, 756\)"):
+        aereport.explore(flat, image_shape=(27, 28), run_dir=tmp_path / "run")
+
+
+def test_a_layer_the_page_cannot_run_is_said_when_the_model_is_given(digits, tmp_path, monkeypatch):
+    import aereport.layouts
+
+    encoder = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(2)])
+    decoder = keras.Sequential([keras.Input((2,)), layers.Dense(784), layers.UnitNormalization(name="unit"),
+                                layers.Reshape((28, 28))])
+    laid_out = []  # the warning comes before any layout work
+    monkeypatch.setattr(aereport.layouts, "LayoutProgress", lambda *a, **k: laid_out.append(1) or pytest.fail())
+    with pytest.warns(UserWarning, match=r"cannot be exported as a page \(TF.js\).*Received: layer='unit "
+                                         r"\(UnitNormalization\)'.*run it with Keras") as caught:
+        with pytest.raises(pytest.fail.Exception):
+            aereport.explore(digits.images, encoder=encoder, decoder=decoder, layouts=("ae",), run_dir=tmp_path / "r")
+    assert caught and laid_out == [1]
