@@ -157,3 +157,29 @@ def test_the_saved_archive_writes_the_same_tfjs_files_as_keras(tmp_path, preset,
         assert [f.name for f in ours] == [f.name for f in theirs]
         for a, b in zip(ours, theirs):
             assert a.read_bytes() == b.read_bytes(), f"{name}/{a.name} differs"
+
+
+def test_pooling_upsampling_and_normalisation_layers_match_keras_in_node(tmp_path):
+    L = keras.layers
+    keras.utils.set_random_seed(2)
+    x = inputs = keras.Input((3,))
+    x = L.Reshape((7, 7, 2))(L.Dense(98, activation="relu")(x))
+    x = L.UpSampling2D(2)(x)
+    skip = L.Conv2D(4, 3, padding="same")(x)
+    x = L.Add()([L.Conv2D(4, 1)(x), skip])
+    x = L.Concatenate()([L.MaxPooling2D(2, padding="same")(x), L.AveragePooling2D(2)(x)])
+    x = L.LayerNormalization()(x)
+    x = L.UpSampling2D((4, 4))(x)
+    out = L.Conv2D(1, 3, padding="same", activation="sigmoid")(x)
+    decoder = keras.Model(inputs, out)
+    for layer in decoder.layers:  # LayerNormalization's gamma and beta off their 1 and 0
+        if isinstance(layer, L.LayerNormalization):
+            layer.set_weights([w + np.random.default_rng(0).normal(0, 0.3, w.shape) for w in layer.get_weights()])
+    z = np.random.default_rng(0).normal(0, 2, (4, 3)).astype(np.float32)
+    save_tfjs(decoder, tmp_path / "decoder")
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z), np.asarray(decoder(z)), atol=1e-5)
+    images_in = keras.Input((28, 28, 1))
+    pooled = keras.Model(images_in, L.Dense(2)(L.GlobalAveragePooling2D()(L.Conv2D(4, 3)(images_in))))
+    images = np.random.default_rng(1).random((3, 28, 28, 1), np.float32)
+    save_tfjs(pooled, tmp_path / "encoder")
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "encoder", images), np.asarray(pooled(images)), atol=1e-5)
