@@ -32,7 +32,7 @@ LOG_VAR_NAMES = ("z_log_var", "log_var", "logvar", "z_logvar", "log_variance")
 
 def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | None = None,
                 log_var: str | None = None, sample: np.ndarray | None = None,
-                learning_rate: float | None = None) -> Autoencoder:
+                learning_rate: float | None = None, loss="mse", input_scale: float | None = None) -> Autoencoder:
     """Wrap a user's own trained Keras encoder and decoder as an :class:`Autoencoder`.
 
     The encoder may take the images flattened or with a channel axis, and the decoder may
@@ -41,7 +41,10 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
     for the decoder. An encoder with several outputs (a VAE's ``[z_mean, z_log_var, z]``)
     gives its positions from ``code`` (found by name: ``z_mean``, ``mean``, ``mu``), never from
     a sampled ``z``. With ``sample`` (a few images), a code that differs between two encodings
-    of the same images is refused. The stacked model is compiled with MSE.
+    of the same images is refused. ``input_scale``: what the model's pixels were multiplied by in
+    its training (255 for raw 0..255 pixels; the report's images are in [0, 1]); a decoder whose
+    images are off that scale is refused with the scale to give. The stacked model is compiled
+    with ``loss`` (MSE unless the user's own is known: :func:`compiled_loss`).
 
     >>> ae = from_models(my_encoder, my_decoder, (28, 28))  # doctest: +SKIP
     >>> ae.latent_dim                                        # doctest: +SKIP
@@ -64,7 +67,13 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
     if None in enc_in or math.prod(enc_in) != math.prod(img_shape):
         raise AEReportError(f"encoder expects inputs of shape {enc_in} but the images are {img_shape}",
                             image_shape=img_shape)
+    if input_scale is not None and not (isinstance(input_scale, (int, float)) and math.isfinite(input_scale)
+                                        and input_scale > 0):
+        raise AEReportError("input_scale must be a positive number (255 for a model trained on 0..255 pixels)",
+                            input_scale=input_scale)
     x = inputs = keras.Input(img_shape, name="image")
+    if input_scale not in (None, 1):
+        x = layers.Rescaling(float(input_scale), name="input_scale")(x)
     if enc_in != img_shape:
         x = layers.Reshape(enc_in)(x)
     z = _call_flat(encoder, x)
@@ -87,15 +96,58 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
         raise AEReportError(f"decoder must output images of {img_shape}", output_shape=tuple(y.shape[1:]))
     if tuple(y.shape[1:]) != img_shape:
         y = layers.Reshape(img_shape)(y)
+    if input_scale not in (None, 1):
+        y = layers.Rescaling(1 / float(input_scale), name="output_scale")(y)
     wrapped_decoder = keras.Model(z_in, y, name="decoder")
     if sample is not None:
         _check_deterministic(wrapped_encoder, encoder, sample)
+        _check_scale(wrapped_encoder, wrapped_decoder, sample, input_scale)
     x = keras.Input(img_shape, name="image")
     model = keras.Model(x, wrapped_decoder(wrapped_encoder(x)), name="autoencoder")
-    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate or 1e-3))
+    model.compile(loss=loss, optimizer=keras.optimizers.Adam(learning_rate or 1e-3))
     # Built now, so a saved copy holds (zero) optimizer state and loads without a warning.
     model.optimizer.build(model.trainable_variables)
     return Autoencoder(wrapped_encoder, wrapped_decoder, model)
+
+
+def check_loss(loss):
+    """``loss`` if Keras knows it (a name such as ``"mse"``, or a ``keras.losses.Loss``), else a
+    clear error.
+
+    >>> check_loss("mse")  # doctest: +SKIP
+    'mse'
+    """
+    keras = require("keras")
+
+    try:
+        keras.losses.get(loss)
+    except (ValueError, TypeError):
+        raise AEReportError("loss must be a Keras loss: a name such as 'mse' or 'binary_crossentropy', or a "
+                            "keras.losses.Loss", loss=loss) from None
+    return loss
+
+
+def compiled_loss(model) -> tuple[object | None, str | None]:
+    """The loss ``model`` was compiled with, if aereport can train with it (a Keras loss by name or
+    a built-in Loss), else None and why: Train must never silently optimise another objective.
+
+    >>> compiled_loss(conv_ae)  # doctest: +SKIP
+    ('binary_crossentropy', None)
+    """
+    keras = require("keras")
+
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        return None, "it came uncompiled, so the loss it was trained with is unknown"
+    try:
+        if isinstance(loss, str):
+            keras.losses.get(loss)
+            return loss, None
+        if isinstance(loss, keras.losses.Loss) and type(loss).__module__.startswith("keras."):
+            return keras.losses.deserialize(keras.losses.serialize(loss)), None
+    except (ValueError, TypeError):
+        pass
+    return None, f"its loss ({getattr(loss, '__name__', type(loss).__name__)}) is its own, not a Keras loss"
 
 
 def split_autoencoder(model, bottleneck: str | None = None):
@@ -188,6 +240,28 @@ def _check_deterministic(wrapped, given, sample: np.ndarray) -> None:
             else "; give the encoder's mean (a VAE's z_mean), not a sampled code")
     raise AEReportError("encoder's code is random: two encodings of the same images differ by up to "
                         f"{gap:.3g}{hint}", encoder=given.name)
+
+
+def _check_scale(encoder, decoder, sample: np.ndarray, input_scale) -> None:
+    """Refuse a model that draws far off [0, 1], or that, fed 0..255 pixels, draws on that scale
+    and fits the images better than fed the report's [0, 1]: one trained on raw pixels needs
+    ``input_scale=255``. (A [0, 1] model fed 0..255 saturates: a sigmoid stays within 1, a linear
+    output's extrapolation fits worse.)"""
+    x = np.asarray(sample[:32], np.float32)
+    if not len(x):
+        return
+    drawn = np.asarray(decoder.predict_on_batch(encoder.predict_on_batch(x)))
+    top = float(np.nanmax(np.abs(drawn)))
+    raw_scale = False
+    if input_scale is None:
+        raw = np.asarray(decoder.predict_on_batch(encoder.predict_on_batch(x * 255)))
+        raw_scale = (float(np.nanmax(np.abs(raw))) > 20
+                     and float(np.mean((raw / 255 - x) ** 2)) < float(np.mean((drawn - x) ** 2)))
+    if top > 2 or raw_scale:
+        raise AEReportError(f"the decoder draws values up to {top:.4g} here"
+                            + (", and fed 0..255 pixels draws on that scale and fits the images better" * raw_scale)
+                            + ": a model trained on raw pixels needs input_scale=255 (the scale its inputs had)",
+                            input_scale=input_scale)
 
 
 def _chain(model) -> list | None:

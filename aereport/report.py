@@ -183,6 +183,7 @@ def open(run_dir: str | os.PathLike | None = None,  # noqa: A001  read as aerepo
 
 def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None, bottleneck: str | None = None,
             code: str | None = None, log_var: str | None = None, image_shape: Sequence[int] | None = None,
+            history=None, loss=None, input_scale: float | None = None,
             layouts: Sequence[str] = ("ae", "umap", "tsne"), label_names: Sequence[str] | None = None,
             name: str = "images", run_dir: str | os.PathLike | None = None, epochs: int = 20,
             config=None) -> Report:
@@ -201,6 +202,12 @@ def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None
     code, log_var : for an encoder with several outputs (a VAE's ``[z_mean, z_log_var, z]``),
         the output that places each image (found by name: ``z_mean``, ``mean``, ``mu``)
     image_shape : (H, W) or (H, W, C) when ``images`` come flat, (N, H*W*C)
+    input_scale : 255 for a model trained on raw 0..255 pixels (the report's images are in
+        [0, 1]; a decoder drawing far off that scale is refused with this suggestion)
+    history : what your ``model.fit`` returned (or its ``.history``): the report shows its loss.
+    loss : what Train optimises for your model (a Keras loss, e.g. ``"mse"``); by default the
+        loss ``autoencoder=`` was compiled with. Without one (an encoder and a decoder given
+        apart, a custom loss) the report does not train it, and says why
     layouts : which 2-D layouts to compute ('ae' is always included): 'ae', 'umap', 'tsne', 'pca'
     run_dir : where the run is kept (models, images, layouts); by default a folder under
         ``~/.cache/aereport/runs`` named by a fingerprint of the data and model, so running the
@@ -216,11 +223,11 @@ def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None
     from .files import as_path
     from .autoencoder import model_version
     from .layouts import LAYOUTS, LayoutProgress
-    from .own import from_models, split_autoencoder
+    from .own import check_loss, compiled_loss, from_models, split_autoencoder
     from .tfjs import export_problem
     from .runs import prepare_run
     from .store import Run
-    from .training import TrainingConfig, adopt_run
+    from .training import TrainingConfig, adopt_run, user_history
 
     # Every argument checked before any work: a bad one costs nothing and leaves nothing.
     if not isinstance(name, str) or not name:
@@ -237,18 +244,34 @@ def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None
         images = _unflatten(images, image_shape)
     dataset = images if isinstance(images, Dataset) else Dataset.from_arrays(
         images, labels, name=name, label_names=label_names, source="images")
+    if loss is not None:
+        loss = check_loss(loss)
     if autoencoder is not None:
         if encoder is not None or decoder is not None:
             raise AEReportError("pass autoencoder= (one model) or encoder= and decoder=, not both",
                                 autoencoder=type(autoencoder).__name__)
         encoder, decoder = split_autoencoder(autoencoder, bottleneck)
+        if loss is None:
+            loss, not_trainable = compiled_loss(autoencoder)
+        else:
+            not_trainable = None
     elif bottleneck is not None:
         raise AEReportError("bottleneck= names a layer of autoencoder=, which is missing", bottleneck=bottleneck)
+    elif encoder is not None and loss is None:  # a pair does not tell the loss it was trained with
+        not_trainable = ("its encoder and decoder came apart, without the loss they were trained with (a VAE's KL "
+                         "term, say): pass loss= to explore() to train them here, or train them in your code and "
+                         "pass history= to show their loss")
+    else:
+        not_trainable = None
     if (encoder is None) != (decoder is None):
         raise AEReportError("pass both encoder= and decoder= (your trained models), or neither to train one",
                             encoder=type(encoder).__name__, decoder=type(decoder).__name__)
-    ae = from_models(encoder, decoder, dataset.image_shape, code=code, log_var=log_var,
-                     sample=dataset.images[:32]) if encoder is not None else None
+    if history is not None and encoder is None:
+        raise AEReportError("history= is the loss of your own model; pass it with encoder= and decoder= or "
+                            "autoencoder=", history=type(history).__name__)
+    records = user_history(history) if history is not None else []
+    ae = from_models(encoder, decoder, dataset.image_shape, code=code, log_var=log_var, loss=loss or "mse",
+                     input_scale=input_scale, sample=dataset.images[:32]) if encoder is not None else None
     problem = export_problem(ae.decoder) if ae is not None else None
     if problem:
         warnings.warn(f"the decoder cannot be exported as a page (TF.js): {problem}; the served report and the "
@@ -270,7 +293,8 @@ def explore(images, labels=None, *, encoder=None, decoder=None, autoencoder=None
     if ae is not None:
         if not Run.exists(run_dir):
             Run.check_new(run_dir)
-            adopt_run(run_dir, ae, dataset, seed=config.seed, extra={"fingerprint": fingerprint})
+            adopt_run(run_dir, ae, dataset, seed=config.seed, extra={"fingerprint": fingerprint}, history=records,
+                      not_trainable=not_trainable)
     else:
         if not Run.exists(run_dir):
             Run.check_new(run_dir)

@@ -27,10 +27,11 @@ from .data import Dataset
 from .latent import NEIGHBOURS, LatentMap
 from .autoencoder import model_version
 from .layouts import LAYOUT_TITLES, LAYOUTS
-from .model import Autoencoder, architecture, encode, reconstruct
+from .model import CUSTOM, Autoencoder, architecture, encode, reconstruct
 from .runs import check_finite, dataset_for, default_layouts, ensure_layouts, lay_out, train_more
 from .status import Status
 from .store import MODEL, Run
+from .training import NOT_TRAINABLE
 
 
 class ReportState(Status):
@@ -120,6 +121,19 @@ class ReportState(Status):
     @property
     def architecture(self) -> list[dict]:
         return architecture(self.ae)
+
+    @property
+    def not_trainable(self) -> str | None:
+        """Why Train must not go on with this model (a user's, whose objective aereport does not
+        know), or None."""
+        return self.run.config.get(NOT_TRAINABLE)
+
+    @property
+    def trained_by(self) -> str:
+        """Who trained the model, in words: ``aereport (8 epochs)``, ``you (12 epochs)``."""
+        n = len(self.history)
+        epochs = f"{n} epoch{'s' * (n != 1)}" if n else "epochs not given"
+        return f"{'you' if self.run.config.get('preset') == CUSTOM else 'aereport'} ({epochs})"
 
     @property
     def direct(self) -> bool:

@@ -26,7 +26,7 @@ SHARD_BYTES = 4 * 1024 * 1024
 SUPPORTED = {"InputLayer", "Dense", "Flatten", "Reshape", "Conv2D", "Conv2DTranspose", "Cropping2D",
              "ZeroPadding2D", "Activation", "ReLU", "LeakyReLU", "BatchNormalization", "Dropout",
              "UpSampling2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Add", "Concatenate",
-             "LayerNormalization"}
+             "LayerNormalization", "Rescaling"}
 
 
 def _history(arg):

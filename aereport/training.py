@@ -119,12 +119,18 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
     return Run.create(path, record)
 
 
+NOT_TRAINABLE = "not_trainable"  # a run's config key: why Train cannot go on with this model
+
+
 def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: int = 0,
-              extra: dict | None = None) -> Run:
+              extra: dict | None = None, history: list[dict] | None = None,
+              not_trainable: str | None = None) -> Run:
     """A run around models trained elsewhere (see :func:`aereport.own.from_models`).
 
     The run keeps the images and the models, so it can be reopened, served, exported and
-    trained further like any other; its history starts empty.
+    trained further like any other; ``history`` (:func:`user_history`) holds the epochs they
+    were trained for. ``not_trainable``: why aereport must not train them further (their
+    objective is not one it knows), which the report says instead of a Train button.
 
     >>> run = adopt_run("runs/mine", from_models(enc, dec, (28, 28)), ds)  # doctest: +SKIP
     """
@@ -132,15 +138,48 @@ def adopt_run(path: str | os.PathLike, ae: Autoencoder, dataset: Dataset, seed: 
     from .autoencoder import model_version
 
     config = TrainingConfig(preset=CUSTOM, latent_dim=ae.latent_dim, seed=seed)
+    extra = {"adopted_model": model_version(ae), **(extra or {})}
+    if not_trainable:
+        extra[NOT_TRAINABLE] = not_trainable
     with Run.creating(path):  # no half-made run that would later be read as valid
-        run = new_run(path, config, dataset, keep_dataset=True, extra={"adopted_model": model_version(ae), **(extra or {})})
+        run = new_run(path, config, dataset, keep_dataset=True, extra=extra)
         try:
-            run.save_epoch(ae, [])
+            run.save_epoch(ae, list(history or []))
         except Exception as exc:  # Keras refuses models it cannot serialise (custom layers, Lambdas)
             raise AEReportError(f"cannot save your model into {run.path}; register custom layers with "
                                 "keras.saving.register_keras_serializable",
                                 error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return run
+
+
+def user_history(history) -> list[dict]:
+    """A Keras ``History`` (what ``model.fit`` returns) or its ``.history`` dict as a run's epoch
+    records: ``[{"epoch": 1, "loss": ..., "val_loss": ...}, ...]``.
+
+    >>> user_history({"loss": [0.3, 0.2]})
+    [{'epoch': 1, 'loss': 0.3}, {'epoch': 2, 'loss': 0.2}]
+    """
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or "loss" not in logs:
+        raise AEReportError("history must be what model.fit returns (a keras History) or its .history dict, with "
+                            "a 'loss' per epoch", history=type(history).__name__)
+    records = []
+    for key in ["loss", *(k for k in logs if k != "loss")]:
+        values = logs[key]
+        try:
+            values = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise AEReportError("history must hold one number per epoch for each metric", metric=key) from None
+        if key != "loss" and len(values) != len(logs["loss"]):
+            raise AEReportError(f"history's {key!r} has {len(values)} epochs, its 'loss' {len(logs['loss'])}",
+                                metric=key)
+        for i, value in enumerate(values):
+            if key == "loss":
+                records.append({"epoch": i + 1})
+            records[i][key] = value
+    if not all(np.isfinite(r["loss"]) for r in records):
+        raise AEReportError("history's loss must be finite", history=[r["loss"] for r in records][:8])
+    return records
 
 
 def load_or_build(run: Run, safe_mode: bool = True) -> Autoencoder:
@@ -201,6 +240,8 @@ def train(run: Run, dataset: Dataset, epochs: int, callbacks: Sequence = (),
     from .callbacks import RunCheckpoint
 
     epochs = check_non_negative_int("epochs", epochs)
+    if epochs and run.config.get(NOT_TRAINABLE):
+        raise AEReportError(f"{run.path} is not trained by aereport: {run.config[NOT_TRAINABLE]}", run=str(run.path))
     ae = ae or load_or_build(run)
     check_compatible(ae, dataset, f"run {run.path}")
     cfg = TrainingConfig.from_dict(run.config)

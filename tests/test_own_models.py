@@ -14,7 +14,10 @@ from keras import layers, ops
 import aereport
 from aereport import AEReportError
 from aereport.export import export_report, field_size
+from aereport.store import Run
 from aereport.tfjs import save_tfjs
+from aereport.training import train
+from aereport.views.training import TrainingView
 
 from .test_tfjs import tfjs_predict
 
@@ -84,7 +87,7 @@ def vae(digits):
     decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
     model = VAE(encoder, decoder)
     model.compile(optimizer=keras.optimizers.Adam())
-    model.fit(digits.images[..., None], epochs=1, batch_size=128, verbose=0)
+    model.fit_history = model.fit(digits.images[..., None], epochs=2, batch_size=128, verbose=0)
     return model
 
 
@@ -126,10 +129,20 @@ def _decodes_as_keras(report, decoder, tmp_path):
 
 def test_the_keras_io_vae_places_each_digit_at_its_mean(vae, digits, tmp_path):
     report = aereport.explore(digits.images, digits.labels, encoder=vae.encoder, decoder=vae.decoder,
-                              layouts=("ae",), run_dir=tmp_path / "run")
+                              layouts=("ae",), run_dir=tmp_path / "run", history=vae.fit_history)
     z_mean = np.asarray(vae.encoder.predict(digits.images[..., None], verbose=0)[0])
     np.testing.assert_allclose(report.state.layouts["ae"], z_mean, atol=1e-4)  # the mean, twice the same
-    _decodes_as_keras(report, vae.decoder, tmp_path)
+    reopened = _decodes_as_keras(report, vae.decoder, tmp_path)
+    # Their training, shown; and never continued with another objective (MSE instead of ELBO).
+    for state in (report.state, reopened.state):
+        assert [r["loss"] for r in state.history] == pytest.approx(vae.fit_history.history["loss"])
+        assert state.trained_by == "you (2 epochs)" and "came apart" in state.not_trainable
+    view = TrainingView(state=reopened.state)
+    view.__panel__()
+    assert view._train_button.disabled
+    with pytest.raises(AEReportError, match=r"is not trained by aereport: its encoder and decoder came apart"):
+        train(reopened.state.run, reopened.state.dataset, 1)
+    assert len(Run(reopened.state.run.path).history) == 2
 
 
 def test_a_sampled_code_is_refused_and_the_mean_named(vae, digits, tmp_path):
@@ -156,6 +169,10 @@ def test_the_keras_io_conv_autoencoder_as_one_model_with_a_feature_map_code(conv
     np.testing.assert_allclose(reopened.state.ae.model(x), conv_autoencoder.predict(x[..., None], verbose=0)[..., 0],
                                atol=1e-5)
     assert field_size(report.state.ae.latent_dim) == 30  # the exported field stays small: 30×30×1568
+    # Train goes on with the model's own loss, binary cross-entropy, as keras.io compiled it.
+    assert report.state.not_trainable is None and report.state.ae.model.loss == "binary_crossentropy"
+    train(reopened.state.run, reopened.state.dataset, 1)
+    assert keras.saving.load_model(reopened.state.run.path / "autoencoder.keras").loss == "binary_crossentropy"
     page = export_report(report.state.run.path, tmp_path / "report.html")
     assert page.stat().st_size < 15e6, page.stat().st_size  # 1,568-D codes as JSON decimals: 125 MB at 64×64
 
@@ -212,3 +229,29 @@ def test_a_layer_the_page_cannot_run_is_said_when_the_model_is_given(digits, tmp
         with pytest.raises(pytest.fail.Exception):
             aereport.explore(digits.images, encoder=encoder, decoder=decoder, layouts=("ae",), run_dir=tmp_path / "r")
     assert caught and laid_out == [1]
+
+
+def test_a_model_trained_on_raw_pixels_is_found_out_and_takes_input_scale(digits, tmp_path):
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(32, activation="relu"),
+                                layers.Dense(2)], name="raw_enc")
+    decoder = keras.Sequential([keras.Input((2,)), layers.Dense(32, activation="relu"), layers.Dense(784),
+                                layers.Reshape((28, 28))], name="raw_dec")
+    model = keras.Sequential([encoder, decoder])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    raw = digits.images * 255  # as keras.datasets.mnist gives them
+    model.fit(raw, raw, epochs=40, batch_size=64, verbose=0)
+    with pytest.raises(AEReportError, match=r"the decoder draws values up to .* here, and fed 0..255 pixels draws on that "
+                                            r"scale and fits the images better: a model trained on raw pixels needs "
+                                            r"input_scale=255"):
+        aereport.explore(digits.images, encoder=encoder, decoder=decoder, run_dir=tmp_path / "run")
+    report = aereport.explore(digits.images, encoder=encoder, decoder=decoder, input_scale=255, layouts=("ae",),
+                              run_dir=tmp_path / "run", loss="mse")
+    np.testing.assert_allclose(report.state.layouts["ae"], encoder.predict(raw, verbose=0), rtol=1e-4, atol=1e-3)
+    reopened = aereport.open(report.state.run.path)  # NumPy: the scales are Rescaling layers
+    x = digits.images[:8]
+    np.testing.assert_allclose(reopened.state.ae.model(x), model.predict(x * 255, verbose=0) / 255, atol=1e-5)
+    save_tfjs(reopened.state.ae.decoder, tmp_path / "decoder")
+    z = encoder.predict(raw[:4], verbose=0)
+    np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z), decoder.predict(z, verbose=0) / 255, atol=1e-5)
+    assert report.state.not_trainable is None  # loss= given: Train goes on with it

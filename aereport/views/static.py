@@ -190,7 +190,7 @@ def _summary(state: ReportState) -> Div:
             ("labels", ", ".join(categories(ds)) if ds.labels is not None else "none"),
             ("model", f"preset {cfg.get('preset')}, latent {cfg.get('latent_dim')}-D, "
                       f"{state.ae.model.count_params():,} parameters"),
-            ("training", f"{len(h)} epochs, last loss {h[-1]['loss']:.5f}" if h else "no training history")]
+            ("training", f"by {state.trained_by}" + (f", last loss {h[-1]['loss']:.5f}" if h else ""))]
     if state.message:  # what a damaged run's report was shown without
         rows.append(("notes", state.message))
     body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"

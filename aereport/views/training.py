@@ -81,6 +81,7 @@ class TrainingView(StateView):
         self._sample_button = pn.widgets.Button(label="Sample !", color="success", width=110)
         self._sample_button.on_click(lambda event: setattr(self, "sample_seed", self.sample_seed + 1))
         self._message = pn.pane.Alert("", alert_type="danger", visible=False)
+        self._lock_button()
 
     @param.depends("status.history", "status.version", "shown", watch=True, on_init=True)
     def _catch_up(self):
@@ -96,7 +97,7 @@ class TrainingView(StateView):
 
     @param.depends("status.training", watch=True)
     def _lock_button(self):
-        self._train_button.param.update(disabled=self.status.training,
+        self._train_button.param.update(disabled=self.status.training or bool(self.state.not_trainable),
                                         label="Training…" if self.status.training else "Train !")
 
     @param.depends("status.message", watch=True)
@@ -135,8 +136,11 @@ class TrainingView(StateView):
         controls = pn.Row(self._train_button,
                           pn.widgets.IntInput.from_param(self.param.epochs, name="epochs per click", width=130),
                           self._sample_button, progress, stats)
+        why = self.state.not_trainable  # a user's model whose loss aereport does not know
+        note = pn.pane.Alert(f"Trained by you: Train is off, since {why}.", alert_type="info", name="not-trainable",
+                             visible=bool(why), sizing_mode="stretch_width")
         return pn.Column(
-            controls, self._message,
+            controls, note, self._message,
             pn.Row(pn.Column(*samples),
                    pn.pane.HoloViews(architecture_diagram(self.state.architecture), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
