@@ -126,7 +126,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     # A latent space wider than 2-D has no position -> code map the page could compute: ship one.
     field = None if state.direct else state.latent.field("ae", field_size(state.ae.latent_dim))
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
-    payload = decoder_payload(state.ae.decoder)
+    payload = {**decoder_payload(state.ae.decoder), "image_shape": list(state.dataset.image_shape)}
     if field is not None:
         # float32 bytes in base64 (5.3 characters a value; JSON's decimals took ~19)
         codes = np.ascontiguousarray(field["codes"], "<f4").ravel()

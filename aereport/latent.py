@@ -209,6 +209,21 @@ class LatentMap:
         return {"bounds": tuple(float(v) for v in (x0, y0, x1, y1)), "size": size,
                 "codes": codes.reshape(size, size, -1)}
 
+    def manifold(self, layout: str, bounds: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+        """The decoded manifold over a viewport (keras.io's ``plot_latent_space``, for any layout
+        and code): an ``(ny, nx)`` grid of images decoded at the centres of the grid's cells over
+        ``bounds`` = ``(x0, x1, y0, y1)``, as :meth:`decode` decodes each; row 0 is the top (the
+        highest y). Returns ``(ny, nx, H, W[, C])``.
+
+        >>> m.manifold("ae", (-3, 3, -3, 3), (10, 10)).shape  # doctest: +SKIP
+        (10, 10, 28, 28)
+        """
+        nx, ny = (check_positive_int(name, n) for name, n in zip(("nx", "ny"), shape))
+        xs, ys = manifold_centres(bounds, (nx, ny))
+        gx, gy = np.meshgrid(xs, ys[::-1])
+        images = self.decode_codes(self.codes_at(layout, np.column_stack([gx.ravel(), gy.ravel()])))
+        return images.reshape(ny, nx, *images.shape[1:])
+
     # --- samples near a position -----------------------------------------------------------------
     def nearest(self, layout: str, x: float, y: float, visible: np.ndarray | None = None,
                 k: int = 64) -> int | None:
@@ -242,6 +257,39 @@ class LatentMap:
         """
         xy = self.check(layout)
         return in_box(xy, box) if box is not None else in_polygon(xy, polygon)
+
+
+def manifold_centres(bounds, shape) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y of the centres of an ``(nx, ny)`` grid's cells over ``bounds`` = ``(x0, x1,
+    y0, y1)``, both ascending (``manifoldCentres`` in ``views/js/math.js`` is its twin).
+
+    >>> [c.tolist() for c in manifold_centres((0, 4, 0, 1), (2, 1))]
+    [[1.0, 3.0], [0.5]]
+    """
+    x0, x1, y0, y1 = (float(v) for v in bounds)
+    nx, ny = shape
+    return x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx, y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+
+
+def manifold_shape(width: int, height: int, image_shape, spacing: float = 1.5, most: int = 24) -> tuple[int, int]:
+    """How many images across and down a manifold over a ``width``×``height`` plot holds: each
+    drawn at about ``spacing`` times its native size, between 2 and ``most`` a side.
+
+    >>> manifold_shape(600, 420, (28, 28))
+    (14, 10)
+    """
+    h, w = image_shape[:2]
+    return (int(np.clip(width // (spacing * w), 2, most)), int(np.clip(height // (spacing * h), 2, most)))
+
+
+def mosaic(images: np.ndarray) -> np.ndarray:
+    """An ``(ny, nx, H, W[, C])`` grid of images as one ``(ny·H, nx·W[, C])`` image, row 0 on top.
+
+    >>> mosaic(np.arange(8.0).reshape(1, 2, 2, 2)).tolist()
+    [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0]]
+    """
+    ny, nx, h, w = images.shape[:4]
+    return images.swapaxes(1, 2).reshape(ny * h, nx * w, *images.shape[4:])
 
 
 def field_at(field: dict, x: float, y: float) -> np.ndarray:

@@ -390,6 +390,53 @@ def test_a_zoom_draws_what_holoviews_draws_at_the_plots_own_size(served, page):
     assert page.errors == []
 
 
+def keras_manifold(decoder, layer: dict) -> np.ndarray:
+    """What Keras decodes over a manifold raster's extent, as the page's uint32 RGBA, bottom row
+    first: the grid's shape read off the raster (28-px images), each cell decoded at its centre."""
+    from aereport.latent import manifold_centres, mosaic
+    from aereport.views.plane import to_rgba
+
+    h, w = layer["shape"]
+    xs, ys = manifold_centres((layer["x"], layer["x"] + layer["dw"], layer["y"], layer["y"] + layer["dh"]),
+                              (w // 28, h // 28))
+    codes = np.array([[x, y] for y in ys[::-1] for x in xs], np.float32)
+    images = np.asarray(decoder.predict_on_batch(codes)).reshape(len(ys), len(xs), 28, 28)
+    return np.ascontiguousarray(to_rgba(mosaic(images))[::-1]).view(np.uint32)[..., 0]
+
+
+def test_the_decoded_manifold_covers_the_viewport_and_follows_zoom(served, page):
+    """keras.io's plot_latent_space over the Decoder's plane: a grid of images decoded at the
+    centres of its cells, as many as fit the plot at 1.5× their size, re-decoded on every zoom."""
+    url, run_dir = served
+    open_report(page, url)
+    open_tab(page, "Decoder", "decoder-marker")
+    decoder = Run(run_dir).load_autoencoder().decoder
+    names = ["decoder-raster", "decoder-raster-manifold"]
+    assert page.evaluate(READ, names[1])["shape"] == [1, 1]  # off by default
+    page.locator(".ae-manifold input[type=checkbox]").click()
+
+    def drawn_over_the_view():
+        (x0, x1, y0, y1), (_, layer) = page.evaluate(PLACED, names)
+        if layer["shape"] != [1, 1] and layer["x"] == x0 and layer["dw"] == pytest.approx(x1 - x0, rel=1e-9):
+            return layer
+
+    for step in range(2):
+        layer = wait_for(page, drawn_over_the_view)
+        width, height = page.evaluate(FRAME_SIZE, names[0])
+        assert [layer["shape"][1] // 28, layer["shape"][0] // 28] == [min(24, int(width // 42)), min(24, int(height // 42))]
+        image = np.asarray(page.evaluate(READ, names[1])["image"], np.uint32).reshape(layer["shape"])
+        expected = keras_manifold(decoder, layer)
+        gap = np.abs(image.view(np.uint8).astype(int) - expected.view(np.uint8).astype(int)).max()
+        assert gap <= 1, gap  # a rounding to 8 bits apart, at most
+        if step == 0:
+            page.mouse.move(*page.evaluate(LOCATE, [names[0], 0.3, 0.6]))
+            page.mouse.wheel(0, -360)
+            wait_for(page, lambda: page.evaluate(PLACED, names)[1][1]["dw"] < layer["dw"] * 0.99)
+    page.locator(".ae-manifold input[type=checkbox]").click()
+    wait_for(page, lambda: page.evaluate(READ, names[1])["shape"] == [1, 1])
+    assert page.errors == []
+
+
 def test_tap_decodes_exactly_what_keras_decodes(served, page):
     url, run_dir = served
     open_report(page, url)

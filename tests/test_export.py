@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -486,6 +487,43 @@ def test_the_training_strips_show_every_image_whole(exported, browser):
                 clip=dict(x=x0, y=y0, width=x1 - x0, height=y1 - y0)))).convert("L"), float) / 255
             edge = shot[:, -3:].mean()  # MNIST's black border, or the white page past a cut
             assert edge < 0.3, f"{name}: the strip's right edge shows {edge:.2f} (white is cut off)"
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_offline_the_decoded_manifold_is_what_keras_decodes_and_follows_zoom(exported, browser, trained_run):
+    """keras.io's plot_latent_space in the page: TF.js decodes a grid over the viewport, at the
+    cells' centres as aereport.latent does, to Keras's pixels; a zoom decodes it anew."""
+    from aereport.latent import manifold_centres, mosaic
+
+    decoder = Run(trained_run).load_autoencoder().decoder
+    context, page, blocked, errors, _ = open_offline(browser, exported)
+    try:
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        page.locator("input[type=checkbox]").first.click()
+        seen = None
+        for step in range(2):
+            drawn = page.wait_for_function("(seen) => { const d = window.aereport.manifoldDrawn; "
+                                           "return d && JSON.stringify(d) !== seen && d; }", arg=seen,
+                                           timeout=30000).json_value()
+            seen = json.dumps(drawn, separators=(",", ":"))
+            (x0, x1, y0, y1), nx, ny = drawn["bounds"], drawn["nx"], drawn["ny"]
+            layer = page.evaluate(READ, "decoder-manifold")
+            assert layer["shape"] == [ny * 28, nx * 28] and layer["x"] == [x0] and layer["dw"][0] == pytest.approx(x1 - x0)
+            xs, ys = manifold_centres((x0, x1, y0, y1), (nx, ny))
+            codes = np.array([[x, y] for y in ys[::-1] for x in xs], np.float32)
+            expected = mosaic(np.asarray(decoder.predict_on_batch(codes)).reshape(ny, nx, 28, 28))[::-1]
+            shown = np.asarray(layer["image"], np.float32).reshape(layer["shape"])
+            assert np.abs(shown - expected).max() <= 1e-5
+            width, _ = page.evaluate(FRAME_SIZE, "decoder-manifold")
+            assert nx == min(24, int(width // 42))
+            if step == 0:
+                page.mouse.move(*page.evaluate(LOCATE, ["decoder-manifold", 0.4, 0.6]))
+                page.mouse.wheel(0, -360)
+        page.locator("input[type=checkbox]").first.click()
+        page.wait_for_function("() => !Bokeh.documents[0].get_model_by_name('decoder-manifold').visible")
         assert blocked == [] and errors == []
     finally:
         context.close()

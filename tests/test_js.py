@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 
-from aereport.latent import field_at
+from aereport.latent import field_at, manifold_centres, manifold_shape
 from aereport.selection import in_box, in_polygon
 from aereport.views.static import quantize
 
@@ -55,7 +55,9 @@ def test_math_js_gives_what_the_python_it_mirrors_gives(tmp_path):
              "points": points.tolist(),
              "fractions": [[int(a), bounds[0], bounds[2]] for a in qx],
              "box": {"bounds": list(box), "points": decoded.tolist()},
-             "polygon": {"xs": polygon[:, 0].tolist(), "ys": polygon[:, 1].tolist(), "points": decoded.tolist()}}
+             "polygon": {"xs": polygon[:, 0].tolist(), "ys": polygon[:, 1].tolist(), "points": decoded.tolist()},
+             "manifold": {"sizes": [[600, 420, 28, 28], [40, 5000, 28, 28], [893, 730, 64, 52], [1, 1, 3, 3]],
+                          "grids": [[[-2.5, 3.1, -7.25, 0.4], 14, 10], [[0, 1, 0, 1], 2, 3], [[5, -5, 1e-3, 2e-3], 24, 7]]}}
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     out = subprocess.run(["node", str(NODE_DIR / "twins.mjs"), str(tmp_path / "cases.json")], capture_output=True,
                          text=True, timeout=60)
@@ -70,3 +72,8 @@ def test_math_js_gives_what_the_python_it_mirrors_gives(tmp_path):
     inside = np.zeros(len(decoded), bool)
     inside[in_polygon(decoded, polygon)] = True
     assert js["polygon"] == inside.tolist() and 0 < inside.sum() < len(decoded)
+    assert js["manifoldShape"] == [list(manifold_shape(*s[:2], s[2:])) for s in cases["manifold"]["sizes"]]
+    for (bounds, nx, ny), (xs, ys) in zip(cases["manifold"]["grids"], js["manifoldCentres"]):
+        theirs = manifold_centres(bounds, (nx, ny))
+        np.testing.assert_allclose(xs, theirs[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ys, theirs[1], rtol=1e-12, atol=1e-15)

@@ -13,7 +13,7 @@ from ..state import ReportState
 from ..status import Status
 from ._workarounds import CANVAS, SteadyPlotSize, follow, no_delay, push
 from ._zoom import plane_zoom
-from .images import name_renderer
+from .images import bottom_up, name_renderer, raster
 from .plane import detail, limit_zoom, shade, viewport
 from .style import color_key
 from .transition import add_transition, transition_data
@@ -194,11 +194,13 @@ class PlaneView(StateView):
         if self._ranges is not None:
             self._ranges.update(x_range=None, y_range=None)
 
-    def _plane(self, points, name: str, hooks=()) -> hv.DynamicMap:
+    def _plane(self, points, name: str, hooks=(), layers: dict | None = None) -> hv.DynamicMap:
         """Every point of the shown layout, shaded (its renderer named ``name``), under its
         thumbnails when few enough are in view (``{name}-thumbnails``) and, while the layout
         changes, its points flying (``{name}-transition``); ``points(layout, version)`` makes the
-        element, ``hooks`` are the plot's own."""
+        element, ``hooks`` are the plot's own. ``layers``: more rasters on top, ``{renderer name:
+        (pixels(viewport) -> H×W×4 uint8 or None, [names of this view's params it follows])}``,
+        drawn on first render, zoom and pan alike."""
         self._ranges, size = hv.streams.RangeXY(), SteadyPlotSize(name)
         streams = dict(layout=self.param.layout, version=self.param.plane_version)
         key = color_key(self.state.dataset)
@@ -207,13 +209,22 @@ class PlaneView(StateView):
         params = hv.streams.Params(self, ["layout", "plane_version"])
         detail = hv.DynamicMap(lambda **kw: self._thumbnails(name=f"{name}-thumbnails", **kw),
                                streams=[self._ranges, size, params])
+        xy = lambda: self.state.layouts[self.layout]  # noqa: E731
+        overlay = shaded.opts(hooks=[name_renderer(name)]) * detail
+        for layer, (pixels, follows) in (layers or {}).items():
+            def element(x_range=None, y_range=None, width=None, height=None, layer=layer, pixels=pixels, **_):
+                vp = viewport(x_range, y_range, width, height, xy())
+                return raster(pixels(vp), vp, layer)
+            overlay = overlay * hv.DynamicMap(element, streams=[self._ranges, size, params,
+                                                                hv.streams.Params(self, list(follows))])
         if served():
-            xy = lambda: self.state.layouts[self.layout]  # noqa: E731
-            zoom = plane_zoom(self.state, self._ranges, size, xy, shown, key, name, f"{name}-thumbnails")
+            zoom = plane_zoom(self.state, self._ranges, size, xy, shown, key, name, f"{name}-thumbnails",
+                              layers={layer: (lambda vp, pixels=pixels: bottom_up(pixels(vp)))
+                                      for layer, (pixels, _) in (layers or {}).items()})
             hooks = [*hooks, zoom.hook]
         # framewise on the rasters: given to the overlay it never reaches the plot, whose axes then
         # kept the first layout's extent and showed the next one as a speck.
-        return (shaded.opts(hooks=[name_renderer(name)]) * detail).opts(
+        return overlay.opts(
             hv.opts.RGB(framewise=True)).opts(hooks=[*hooks, self._transition_hook(f"{name}-transition")], **CANVAS)
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:

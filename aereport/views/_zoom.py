@@ -75,11 +75,12 @@ class ServedZoom:
 
 def plane_zoom(state, ranges: hv.streams.RangeXY, size: hv.streams.PlotSize, xy: Callable[[], np.ndarray],
                points: hv.DynamicMap, key: dict[str, str], name: str, detail_name: str,
-               detail: Callable[[], dict] = dict) -> ServedZoom:
+               detail: Callable[[], dict] = dict, layers: dict[str, Layer] | None = None) -> ServedZoom:
     """The :class:`ServedZoom` of a plane drawn as :func:`~aereport.views.plane.shade` and
     :func:`~aereport.views.plane.detail` draw it: the points ``points`` shows now (renderer
     ``name``), and over them the thumbnails or selection (``detail_name``; ``detail()`` gives
-    ``detail_pixels``' visible and selected arguments at the time of the zoom).
+    ``detail_pixels``' visible and selected arguments at the time of the zoom), and ``layers``
+    above them.
 
     >>> plane_zoom(state, ranges, size, lambda: xy, shown, color_key(state.dataset), "decoder-raster",
     ...            "decoder-raster-thumbnails")  # doctest: +SKIP
@@ -87,7 +88,7 @@ def plane_zoom(state, ranges: hv.streams.RangeXY, size: hv.streams.PlotSize, xy:
     op = plane_op(key, state.renders)  # the plane's own operation, its cache shared
     return ServedZoom(ranges, size, xy, {
         name: lambda vp: op.pixels(points.last, in_device_pixels(vp)),
-        detail_name: lambda vp: bottom_up(detail_pixels(state, xy(), vp, **detail()))})
+        detail_name: lambda vp: bottom_up(detail_pixels(state, xy(), vp, **detail())), **(layers or {})})
 
 
 def source_data(pixels: np.ndarray | None, vp: Viewport) -> dict:

@@ -19,6 +19,7 @@ from ..sprites import grid
 from ._base import PlaneView, served
 from ._workarounds import push
 from .images import image_figure, image_source_data
+from .plane import manifold_pixels
 from .scripts import script
 from .style import MARKER_STYLE, frame
 
@@ -105,6 +106,8 @@ class DecoderView(PlaneView):
     drag = param.Boolean(default=False, doc="Decode continuously while the pointer drags across the "
                                             "plane (the seed's face widget) instead of panning it")
     image_width = param.Integer(default=280, bounds=(64, None), doc="Width of the decoded image in pixels")
+    manifold = param.Boolean(default=False, doc="Cover the plane with images decoded over its viewport, "
+                                                "redrawn on zoom and pan (keras.io's plot_latent_space)")
     path_steps = param.Integer(default=7, bounds=(2, 16), constant=True,
                                doc="Images in the path strip: from the previous position to this one, ends included")
 
@@ -243,7 +246,9 @@ class DecoderView(PlaneView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
-        plane = self._plane(self._points, "decoder-raster", hooks=[self._add_marker])
+        manifold = lambda vp: manifold_pixels(self.state, self.layout, vp) if self.manifold else None  # noqa: E731
+        plane = self._plane(self._points, "decoder-raster", hooks=[self._add_marker],
+                            layers={"decoder-raster-manifold": (manifold, ["manifold"])})
         self._served = served()
         if not self._served:
             streams = (hv.streams.Tap, hv.streams.DoubleTap) + ((hv.streams.Draw,) if self.drag else ())
@@ -260,11 +265,13 @@ class DecoderView(PlaneView):
         inputs = pn.Row(*(pn.widgets.FloatInput.from_param(self.param[axis], name=axis, width=120, format="0.0000")
                           for axis in ("x", "y")))
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.layout, color="primary", label="")
+        manifold_box = pn.widgets.Checkbox.from_param(self.param.manifold, name="decoded manifold", width=150,
+                                              css_classes=["ae-manifold"])
         # A text widget, not a Markdown pane: see TrainingView's stats (a pane update re-walks the document).
         method = pn.widgets.StaticText(value=self.param.method, styles={"color": "#555"}, css_classes=["ae-method"],
                                        width=self.image_width)
         return pn.Row(
-            pn.Column(pn.Row(buttons, pn.pane.Markdown(
+            pn.Column(pn.Row(buttons, manifold_box, pn.pane.Markdown(
                 ("Drag" if self.drag else "Tap") + " anywhere on the plane, even where no image lies: "
                 "the decoder turns the position into an image.", margin=(0, 20)), self._pending_layouts()),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),

@@ -31,6 +31,7 @@ from holoviews.operation.datashader import dynspread
 from ..blas import blas_threads
 from ..cache import RenderCache
 from ..data import Dataset
+from ..latent import manifold_shape, mosaic
 from ..sprites import THUMBNAILS_AT, Viewport, render
 from .images import raster
 from .style import DENSITY_CMAP, color_key, frame, palette
@@ -342,3 +343,21 @@ def detail_pixels(state, xy: np.ndarray, vp: Viewport, visible: np.ndarray | Non
         return None
     return render(xy, vp, atlas=state.sprites if few else None, labels=state.labels,
                   palette=palette(state.dataset), visible=visible, selected=selected)
+
+
+def manifold_pixels(state, layout: str, vp: Viewport) -> np.ndarray | None:
+    """The decoded manifold over the viewport (:meth:`aereport.latent.LatentMap.manifold`, as many
+    images as :func:`~aereport.latent.manifold_shape` fits) as H×W×4 uint8 RGBA, top row first;
+    None before the plot has a size."""
+    if not (vp.width and vp.height):
+        return None
+    shape = manifold_shape(vp.width, vp.height, state.dataset.image_shape)
+    grid = mosaic(state.latent.manifold(layout, (vp.x0, vp.x1, vp.y0, vp.y1), shape))
+    return to_rgba(grid)
+
+
+def to_rgba(pixels: np.ndarray) -> np.ndarray:
+    """An image in [0, 1] (H×W gray or H×W×3) as opaque H×W×4 uint8 RGBA."""
+    values = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    rgb = np.repeat(values[..., None], 3, axis=2) if values.ndim == 2 else values[..., :3]
+    return np.dstack([rgb, np.full(values.shape[:2], 255, np.uint8)])

@@ -14,7 +14,7 @@ import holoviews as hv
 import numpy as np
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
-from bokeh.models import (Button, CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Label, Legend, LegendItem,
+from bokeh.models import (Button, Checkbox, CheckboxButtonGroup, ColumnDataSource, CustomJS, Div, Label, Legend, LegendItem,
                           RadioButtonGroup, Range1d, TabPanel, Tabs)
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
@@ -158,11 +158,25 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label, xr=plane.x_range,
                                                 yr=plane.y_range), code=script("decode_tap.js")))
+    # The decoded manifold (keras.io's plot_latent_space) over the viewport, decoded in the page.
+    h, w = state.dataset.image_shape[:2]
+    if state.dataset.image_shape[2:]:
+        grid = plane.image_rgba(image=[np.zeros((h, w), np.uint32)], x=x0, y=y0, dw=x1 - x0, dh=y1 - y0,
+                                name="decoder-manifold", visible=False)
+    else:
+        grid = plane.image(image=[np.zeros((h, w), np.float32)], x=x0, y=y0, dw=x1 - x0, dh=y1 - y0,
+                           palette="Greys256", name="decoder-manifold", visible=False)
+        grid.glyph.color_mapper.update(low=0, high=1)
+    box = Checkbox(label="decoded manifold", active=False, name="manifold-box")
+    redraw = CustomJS(args=dict(box=box, renderer=grid, plot=plane, xr=plane.x_range, yr=plane.y_range),
+                      code=script("manifold_event.js"))
+    box.js_on_change("active", redraw)
+    plane.js_on_event("rangesupdate", redraw)
     how = "" if state.direct else (f" The {state.ae.latent_dim}-D latent space is shown through its PCA; a tap "
                                    "decodes the blended code of the nearest samples.")
     text = Div(text="Tap anywhere on the plane, even where no image lies: the decoder, running in this "
                     "page with TensorFlow.js, turns the 2-D position into an image." + how)
-    return column(text, row(plane, column(image_fig, label), sizing_mode="stretch_width"),
+    return column(row(box, text), row(plane, column(image_fig, label), sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 
 

@@ -12,5 +12,7 @@ const out = {
   position: cases.fractions.map(([q, lo, hi]) => M.position(q, lo, hi)),
   box: cases.box.points.map(([x, y]) => M.inBox(x, y, ...cases.box.bounds)),
   polygon: cases.polygon.points.map(([x, y]) => M.inPolygon(x, y, cases.polygon.xs, cases.polygon.ys)),
+  manifoldShape: cases.manifold.sizes.map(([width, height, h, w]) => M.manifoldShape(width, height, h, w)),
+  manifoldCentres: cases.manifold.grids.map(([bounds, nx, ny]) => M.manifoldCentres(bounds, nx, ny)),
 };
 process.stdout.write(JSON.stringify(out));

@@ -4,6 +4,8 @@
 //   position(q, lo, hi)                 aereport.views.static.fractions, read back: a 16-bit fraction's place
 //   inBox(x, y, x0, y0, x1, y1)         aereport.selection.in_box, for one point
 //   inPolygon(x, y, px, py)             aereport.selection.in_polygon (even-odd rule), for one point
+//   manifoldShape(width, height, h, w)  aereport.latent.manifold_shape: images across and down a plot
+//   manifoldCentres(bounds, nx, ny)     aereport.latent.manifold_centres: the grid's cell centres
 // Loaded into the page before runtime.js (window.aereportMath), and by Node as a CommonJS module.
 (function (root) {
   const Q = 1 / 65535;
@@ -40,7 +42,19 @@
     return inside;
   }
 
-  const api = { Q, fieldCode, position, inBox, inPolygon };
+  function manifoldShape(width, height, h, w, spacing = 1.5, most = 24) {
+    const fit = (room, size) => Math.min(most, Math.max(2, Math.floor(room / (spacing * size))));
+    return [fit(width, w), fit(height, h)];
+  }
+
+  function manifoldCentres([x0, x1, y0, y1], nx, ny) {
+    const xs = [], ys = [];
+    for (let i = 0; i < nx; i++) xs.push(x0 + (i + 0.5) * (x1 - x0) / nx);
+    for (let j = 0; j < ny; j++) ys.push(y0 + (j + 0.5) * (y1 - y0) / ny);
+    return [xs, ys];
+  }
+
+  const api = { Q, fieldCode, position, inBox, inPolygon, manifoldShape, manifoldCentres };
   root.aereportMath = api;
   if (typeof module === "object" && module.exports) module.exports = api;
 })(typeof window !== "undefined" ? window : globalThis);

@@ -61,6 +61,29 @@
     source.change.emit();
   }
 
+  let manifoldBusy = null, manifoldNext = null;
+  async function manifold(renderer, bounds, width, height) {
+    // The decoded manifold over the viewport bounds [x0, x1, y0, y1] of a width×height plot
+    // (aereport.latent.LatentMap.manifold): images decoded at the centres of a grid's cells, as
+    // many as fit at 1.5× their size, row 0 on top. A call while one decodes waits, and only the
+    // latest waiting one runs.
+    if (manifoldBusy) { manifoldNext = [renderer, bounds, width, height]; return manifoldBusy; }
+    const [h, w] = payload().image_shape, [nx, ny] = M.manifoldShape(width, height, h, w);
+    const [xs, ys] = M.manifoldCentres(bounds, nx, ny), codes = [];
+    for (let j = ny - 1; j >= 0; j--) for (let i = 0; i < nx; i++) codes.push(code(xs[i], ys[j]));
+    manifoldBusy = predict(codes).then(({ values, shape }) => {
+      const source = renderer.data_source;
+      paint(source, values, shape, nx * ny, nx);
+      source.data = { ...source.data, x: [bounds[0]], y: [bounds[2]], dw: [bounds[1] - bounds[0]], dh: [bounds[3] - bounds[2]] };
+      renderer.visible = true;
+      window.aereport.manifoldDrawn = { bounds, nx, ny };
+    }).finally(() => {
+      manifoldBusy = null;
+      if (manifoldNext) { const next = manifoldNext; manifoldNext = null; manifold(...next); }
+    });
+    return manifoldBusy;
+  }
+
   async function decode(x, y, source) {
     const { values, shape } = await predict([code(x, y)]);
     paint(source, values, shape);
@@ -262,5 +285,5 @@
     return e;
   }
 
-  window.aereport = { decode, load, explorer };
+  window.aereport = { decode, load, explorer, manifold };
 })();
