@@ -35,8 +35,14 @@ class Autoencoder:
 
     @classmethod
     def from_model(cls, model) -> "Autoencoder":
-        """Take a stacked model (as saved in a run) apart into encoder and decoder."""
-        return cls(model.get_layer("encoder"), model.get_layer("decoder"), model)
+        """Take a stacked model (as saved in a run) apart into encoder and decoder. A VAE's
+        encoder (outputs ``[z_mean, z_log_var]``) places each image at its mean."""
+        encoder = model.get_layer("encoder")
+        if len(encoder.outputs) > 1:
+            import keras
+
+            encoder = keras.Model(encoder.inputs, encoder.outputs[0], name="encoder_mean")
+        return cls(encoder, model.get_layer("decoder"), model)
 
 
 def architecture(ae: Autoencoder) -> list[dict]:

@@ -88,12 +88,27 @@ def _trust_arg(p: argparse.ArgumentParser) -> None:
                         "only for files you trust)")
 
 
+def _beta(text: str) -> float:
+    """--beta: a number from 0 to 1e6, in TrainingConfig's words."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1e6:
+        raise argparse.ArgumentTypeError("beta must be a number from 0 to 1e6 (the vae preset's weight of its KL "
+                                         f"term). Received: beta={text!r}")
+    return value
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     from .model import PRESETS
 
     g = p.add_argument_group("model")
     g.add_argument("--preset", default="dense", choices=PRESETS,
-                   help="dense (default), seed (the tutorial's exact model) or conv (for faces)")
+                   help="dense (default), seed (the tutorial's exact model), conv (for faces) or vae (the dense "
+                        "model as a variational autoencoder)")
+    g.add_argument("--beta", type=_beta, default=1.0,
+                   help="the vae preset's weight of its KL term (default 1; 0 trains a plain autoencoder)")
     g.add_argument("--latent-dim", type=_argument("latent_dim", check_positive_int), default=2,
                    help="size of the code: 2 (default) is the latent plane a tap decodes exactly; a wider "
                         "code reconstructs better (8: a third of the tutorial model's error on MNIST) and is "
@@ -132,7 +147,7 @@ def _training_config(args, spec: dict):
 
     return TrainingConfig(preset=args.preset, latent_dim=args.latent_dim, n_layers=args.n_layers,
                           n_units=args.n_units, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                          seed=args.seed, dataset=spec)
+                          seed=args.seed, dataset=spec, beta=args.beta)
 
 
 def cmd_train(args) -> None:
@@ -184,7 +199,7 @@ def _check_resume(args, run) -> None:
     cfg = run.config
     given = {"dataset": args.dataset, "preset": args.preset, "latent_dim": args.latent_dim,
              "n_layers": args.n_layers, "n_units": args.n_units, "batch_size": args.batch_size,
-             "learning_rate": args.learning_rate, "seed": args.seed}
+             "learning_rate": args.learning_rate, "seed": args.seed, "beta": args.beta}
     recorded = dict(cfg, dataset=(cfg.get("dataset") or {}).get("name"))
     for key in sorted(args.explicit & set(given)):
         if given[key] != recorded.get(key):

@@ -253,9 +253,16 @@ class Chain:
     """
 
     def __init__(self, config: dict, group):
-        layers = config["layers"]
+        layers = all_layers = config["layers"]
         if not layers or layers[0]["class_name"] != "InputLayer":
             raise Unsupported("a model that does not start with its input")
+        outputs = config.get("output_layers") or [None]
+        outputs = [outputs] if isinstance(outputs[0], str) else outputs  # one output: a bare triple
+        head = None
+        # A VAE's encoder: a chain to z_mean, and z_log_var beside it, fed by the same layer.
+        if (len(outputs) == 2 and len(layers) >= 4 and [o[0] for o in outputs] == [l["name"] for l in layers[-2:]]
+                and _fed_by(layers[-1]) == layers[-3]["name"]):
+            head, layers, outputs = layers[-1], layers[:-1], outputs[:1]
         for prev, layer in zip(layers, layers[1:]):
             nodes = layer.get("inbound_nodes") or []
             args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
@@ -265,28 +272,28 @@ class Chain:
             extra = [v for v in (nodes[0].get("kwargs") or {}).values() if v not in (None, False)] if nodes else []
             if not history or history[0] != prev["name"] or extra:
                 raise Unsupported(f"layer {layer['name']!r} is not fed by the layer before it")
-        outputs = config.get("output_layers") or [None]
-        outputs = [outputs] if isinstance(outputs[0], str) else outputs  # one output: a bare triple
         if len(outputs) != 1 or not outputs[0] or outputs[0][0] != layers[-1]["name"]:
             raise Unsupported("a model whose output is not its last layer")
         self.name, self._config = config["name"], config
         shape = layers[0]["config"].get("batch_shape") or layers[0]["config"].get("batch_input_shape")
         self.input_shape = tuple(shape)
-        self.layers: list[dict] = []
-        for layer, key in zip(layers[1:], _weight_keys(layers)[1:]):
-            build = LAYERS.get(layer["class_name"])
-            if build is None or layer.get("module") not in (None, "keras.layers"):
-                raise Unsupported(f"layer class {layer['class_name']!r}")
-            vars_ = group["layers"][key]["vars"] if key in group["layers"] else {}
-            weights = [np.asarray(vars_[str(i)], np.float32) for i in range(len(vars_))]
-            activation, call = build(layer["config"], weights)
-            self.layers.append({"name": layer["name"], "kind": layer["class_name"], "config": layer["config"],
-                                "activation": activation, "call": call, "weights": weights})
+        keys = _weight_keys(all_layers)
+        self.layers: list[dict] = [_layer(layer, key, group) for layer, key in zip(layers[1:], keys[1:])]
+        self.head = _layer(head, keys[-1], group) if head is not None else None
         x = np.zeros((1, *self.input_shape[1:]), np.float32)
         for layer in self.layers:  # one pass on zeros: every layer's output shape, and a check it runs
             x = layer["call"](x)
             layer["shape"] = tuple(x.shape[1:])
         self.output_shape = (None, *x.shape[1:])
+
+    def log_var(self, x) -> np.ndarray | None:
+        """A VAE encoder's second output (``z_log_var``) for images ``x``, or None for others."""
+        if self.head is None:
+            return None
+        x = np.asarray(x, np.float32)
+        for layer in self.layers[:-1]:
+            x = layer["call"](x)
+        return self.head["call"](x).astype(np.float32, copy=False)
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x, np.float32)
@@ -298,19 +305,22 @@ class Chain:
     def predict_on_batch(self, x) -> np.ndarray:
         return self(x)
 
+    def _all(self) -> list[dict]:
+        return self.layers + ([self.head] if self.head is not None else [])
+
     def get_weights(self) -> list[np.ndarray]:
-        return [w for layer in self.layers for w in layer["weights"]]
+        return [w for layer in self._all() for w in layer["weights"]]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Rebuild every layer over new weights (Keras's order: layer by layer)."""
+        """Rebuild every layer over new weights (Keras's order: layer by layer, a head last)."""
         weights, layers = list(weights), []
-        for layer in self.layers:
+        for layer in self._all():
             new = [np.asarray(weights.pop(0), np.float32) for _ in layer["weights"]]
             activation, call = LAYERS[layer["kind"]](layer["config"], new)
             layers.append({**layer, "activation": activation, "call": call, "weights": new})
-        # One assignment: a decode running meanwhile (a tap while training ends) uses the old
+        # One assignment each: a decode running meanwhile (a tap while training ends) uses the old
         # model or the new one, never half of each.
-        self.layers = layers
+        self.layers, self.head = layers[:len(self.layers)], (layers[-1] if self.head is not None else None)
 
     def count_params(self) -> int:
         return sum(w.size for w in self.get_weights())
@@ -320,8 +330,28 @@ class Chain:
 
     def named_weights(self) -> list[tuple[str, np.ndarray]]:
         """``("<layer>/<weight>", array)`` for every weight, in :meth:`get_weights`'s order."""
-        return [(f"{layer['name']}/{name}", w) for layer in self.layers
+        return [(f"{layer['name']}/{name}", w) for layer in self._all()
                 for name, w in zip(WEIGHT_NAMES.get(layer["kind"], ()), layer["weights"], strict=True)]
+
+
+def _fed_by(layer: dict) -> str | None:
+    """The name of the one layer feeding ``layer`` (from its config), or None."""
+    nodes = layer.get("inbound_nodes") or []
+    args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
+    history = args[0].get("config", {}).get("keras_history") if len(args) == 1 and isinstance(args[0], dict) else None
+    return history[0] if history else None
+
+
+def _layer(layer: dict, key: str, group) -> dict:
+    """One layer of a chain, over its weights in the archive's group ``key``."""
+    build = LAYERS.get(layer["class_name"])
+    if build is None or layer.get("module") not in (None, "keras.layers"):
+        raise Unsupported(f"layer class {layer['class_name']!r}")
+    vars_ = group["layers"][key]["vars"] if key in group["layers"] else {}
+    weights = [np.asarray(vars_[str(i)], np.float32) for i in range(len(vars_))]
+    activation, call = build(layer["config"], weights)
+    return {"name": layer["name"], "kind": layer["class_name"], "config": layer["config"],
+            "activation": activation, "call": call, "weights": weights}
 
 
 class Stacked:
@@ -377,7 +407,10 @@ def _autoencoder(config: dict, weights) -> Autoencoder:
     for layer, key in zip(layers, _weight_keys(layers)):
         if layer["class_name"] == "Functional" and layer["name"] in ("encoder", "decoder"):
             parts[layer["name"]] = Chain(layer["config"], weights["layers"][key])
-    if set(parts) != {"encoder", "decoder"} or len(layers) != 3:
+    # Between them, at most the vae preset's KLSampling: the mean, at inference.
+    between = [layer for layer in layers[1:] if layer["name"] not in ("encoder", "decoder")]
+    if set(parts) != {"encoder", "decoder"} or len(layers) - len(between) != 3 or any(
+            layer.get("registered_name") != "aereport>KLSampling" for layer in between):
         raise Unsupported("not an input, an encoder and a decoder")
     encoder, decoder = parts["encoder"], parts["decoder"]
     if len(encoder.output_shape) != 2 or decoder.input_shape[1:] != encoder.output_shape[1:] \

@@ -17,7 +17,7 @@ from ._quiet import require
 from ._validation import AEReportError, check_choice, check_positive_int
 from .autoencoder import Autoencoder, architecture  # noqa: F401  architecture: the model's layers, for users
 
-PRESETS = ("dense", "seed", "conv")
+PRESETS = ("dense", "seed", "conv", "vae")
 CUSTOM = "custom"  # a run around a user's own encoder and decoder (see aereport.own)
 DEFAULT_PRESET = "dense"
 
@@ -40,6 +40,67 @@ def _dense_coders(img_shape, latent_dim, n_layers, n_units, activation, output_a
     x = layers.Dense(pixels, activation=output_activation)(x)
     decoder = keras.Model(z_in, layers.Reshape(img_shape)(x), name="decoder")
     return encoder, decoder
+
+
+_CUSTOM_OBJECTS: dict = {}
+
+
+def custom_objects() -> dict:
+    """The layers of aereport's presets that Keras must know to load a saved run (the ``vae``
+    preset's :class:`KLSampling`), by their registered names.
+
+    >>> sorted(custom_objects())  # doctest: +SKIP
+    ['aereport>KLSampling']
+    """
+    if not _CUSTOM_OBJECTS:
+        keras = require("keras")
+        ops = keras.ops
+
+        @keras.saving.register_keras_serializable(package="aereport")
+        class KLSampling(keras.layers.Layer):
+            """A VAE's code: ``z_mean + exp(z_log_var / 2)·ε`` while training and ``z_mean``
+            otherwise, adding ``beta`` times the KL divergence from N(0, I) to the loss, per
+            pixel as the compiled MSE is (``pixels``: the values of one image).
+            """
+
+            def __init__(self, beta: float = 1.0, pixels: int = 1, **kwargs):
+                super().__init__(**kwargs)
+                self.beta, self.pixels = float(beta), int(pixels)
+                self.seed_generator = keras.random.SeedGenerator(0)
+
+            def call(self, inputs, training=None):
+                mean, log_var = inputs
+                kl = -0.5 * ops.mean(ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
+                self.add_loss(self.beta * kl / self.pixels)
+                if not training:
+                    return mean
+                epsilon = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+                return mean + ops.exp(0.5 * log_var) * epsilon
+
+            def get_config(self):
+                return {**super().get_config(), "beta": self.beta, "pixels": self.pixels}
+
+        _CUSTOM_OBJECTS[keras.saving.get_registered_name(KLSampling)] = KLSampling
+    return dict(_CUSTOM_OBJECTS)
+
+
+def _vae(img_shape, latent_dim, n_layers, n_units, beta):
+    """The dense preset as a VAE: the encoder gives ``[z_mean, z_log_var]``; the stacked model
+    samples its code through :class:`KLSampling` and so trains on MSE plus ``beta``·KL."""
+    keras = require("keras")
+    layers = keras.layers
+
+    kl_sampling = custom_objects()["aereport>KLSampling"]
+    x = inputs = keras.Input(img_shape, name="image")
+    x = layers.Flatten()(x)
+    for _ in range(n_layers):
+        x = layers.Dense(n_units, activation="relu")(x)
+    encoder = keras.Model(inputs, [layers.Dense(latent_dim, name="z_mean")(x), layers.Dense(latent_dim, name="z_log_var")(x)],
+                          name="encoder")
+    _, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, "relu", "sigmoid")
+    x = keras.Input(img_shape, name="image")
+    code = kl_sampling(beta, math.prod(img_shape), name="kl_sampling")(encoder(x))
+    return encoder, decoder, keras.Model(x, decoder(code), name="autoencoder")
 
 
 def _conv_coders(img_shape, latent_dim, n_layers, n_units):
@@ -98,7 +159,7 @@ def _shape(img_shape) -> tuple[int, ...]:
 
 def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, latent_dim: int = 2,
                       n_layers: int = 2, n_units: int | None = None,
-                      learning_rate: float | None = None) -> Autoencoder:
+                      learning_rate: float | None = None, beta: float = 1.0) -> Autoencoder:
     """Build and compile an autoencoder.
 
     Parameters
@@ -106,11 +167,13 @@ def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, 
     img_shape : (H, W) or (H, W, 3)
     preset : ``"seed"`` reproduces the tutorial exactly (Dense layers with no activation,
         linear output); ``"dense"`` (default) uses ReLU hidden layers and a sigmoid output;
-        ``"conv"`` is convolutional, for larger images such as faces
+        ``"conv"`` is convolutional, for larger images such as faces; ``"vae"`` is the dense
+        preset as a variational autoencoder (positions from its mean, trained on MSE + beta·KL)
     latent_dim : size of the code; 2 puts the latent space on a plane
     n_layers : hidden layers (dense) or conv blocks (conv) on each side
     n_units : units per hidden layer (default 128 for seed/conv, 256 for dense)
     learning_rate : Adam's learning rate (default: Keras's 1e-3)
+    beta : the weight of the KL term of the ``vae`` preset (per pixel, as its MSE)
 
     >>> build_autoencoder((28, 28), preset="seed").model.count_params()
     235924
@@ -127,19 +190,23 @@ def build_autoencoder(img_shape: tuple[int, ...], preset: str = DEFAULT_PRESET, 
         encoder, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, None, None)
     elif preset == "dense":
         encoder, decoder = _dense_coders(img_shape, latent_dim, n_layers, n_units, "relu", "sigmoid")
-    else:
+    elif preset == "conv":
         encoder, decoder = _conv_coders(img_shape, latent_dim, n_layers, n_units)
-
-    x = keras.Input(img_shape, name="image")
-    model = keras.Model(x, decoder(encoder(x)), name="autoencoder")
+    if preset == "vae":
+        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+            raise AEReportError("beta must be a number >= 0 (the weight of the KL term)", beta=beta)
+        encoder, decoder, model = _vae(img_shape, latent_dim, n_layers, n_units, float(beta))
+    else:
+        x = keras.Input(img_shape, name="image")
+        model = keras.Model(x, decoder(encoder(x)), name="autoencoder")
     optimizer = keras.optimizers.Adam(learning_rate if learning_rate is not None else 1e-3)
     model.compile(loss="mse", optimizer=optimizer)
-    return Autoencoder(encoder, decoder, model)
+    return Autoencoder.from_model(model)
 
 
 def default_units(preset: str) -> int:
     """Hidden-layer width a preset uses when ``n_units`` is not given."""
-    return 256 if preset == "dense" else 128
+    return 256 if preset in ("dense", "vae") else 128
 
 
 # Adam needs steps, not epochs: at 256 images a batch, the 4,299 training images of a 5,000-image

@@ -32,6 +32,7 @@ from .runs import check_finite, dataset_for, default_layouts, ensure_layouts, la
 from .status import Status
 from .store import MODEL, Run
 from .training import NOT_TRAINABLE
+from .variational import active_units, kl_per_dimension, log_variances, prior_codes
 
 
 class ReportState(Status):
@@ -187,6 +188,33 @@ class ReportState(Status):
     def sample_index(self, seed: int | None = None) -> int:
         """The index of the dataset image that :meth:`sample` shows for ``seed``."""
         return int(np.random.default_rng(seed).integers(len(self.dataset)))
+
+    @property
+    def variational(self) -> dict | None:
+        """A VAE's extras, for the model shown now: ``{"log_var": (n, d), "kl": (d,) mean KL per
+        dimension, "active": (d,) bool}``; None for another autoencoder. Computed once a model.
+
+        >>> state.variational["active"].sum()  # doctest: +SKIP
+        2
+        """
+        version = self.version
+        cached = getattr(self, "_variational", None)
+        if cached is None or cached[0] != version:
+            log_var = log_variances(self.ae, self.dataset.images)
+            extras = None
+            if log_var is not None:
+                kl = kl_per_dimension(self.latent.codes, log_var)
+                extras = {"log_var": log_var, "kl": kl, "active": active_units(kl)}
+            cached = self._variational = (version, extras)
+        return cached[1]
+
+    def prior_samples(self, n: int = 16, seed: int = 0) -> np.ndarray:
+        """``n`` images decoded from codes drawn from the prior N(0, I) (a VAE's generator).
+
+        >>> state.prior_samples(16, seed=3).shape  # doctest: +SKIP
+        (16, 28, 28)
+        """
+        return self.latent.decode_codes(prior_codes(n, self.ae.latent_dim, seed))
 
     def sample(self, seed: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
         """A random image of the dataset: ``(index, image, reconstruction)``."""

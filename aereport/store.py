@@ -257,12 +257,12 @@ class Run:
             if ae is not None:
                 return ae
         from ._quiet import require
-        from .model import Autoencoder
+        from .model import Autoencoder, custom_objects
 
         keras = require("keras")  # a model only Keras runs: the train extra
 
         try:
-            model = keras.models.load_model(p, safe_mode=safe_mode)
+            model = keras.models.load_model(p, safe_mode=safe_mode, custom_objects=custom_objects())
         except Exception as exc:  # Keras raises many types for bad archives; report one line
             first = str(exc).splitlines()[0] if str(exc) else ""
             if safe_mode and "safe_mode" in str(exc):

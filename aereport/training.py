@@ -48,6 +48,7 @@ class TrainingConfig:
     learning_rate: float | None = None
     seed: int = 0
     dataset: dict = dataclasses.field(default_factory=lambda: {"name": "mnist-sample"})
+    beta: float = 1.0  # the vae preset's weight of its KL term
 
     def __post_init__(self):
         check_choice("preset", self.preset, PRESETS + (CUSTOM,))
@@ -60,6 +61,9 @@ class TrainingConfig:
         if self.learning_rate is not None:
             check_number("learning_rate", self.learning_rate, 0, 10)
         check_non_negative_int("seed", self.seed, maximum=SEED_MAX)
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not 0 <= self.beta <= 1e6:
+            raise AEReportError("beta must be a number from 0 to 1e6 (the vae preset's weight of its KL term)",
+                                beta=self.beta)
         if not (isinstance(self.dataset, dict) and isinstance(self.dataset.get("name"), str)):
             raise AEReportError("dataset must be a spec {'name': str, 'options': {...}}", dataset=self.dataset)
 
@@ -196,7 +200,7 @@ def load_or_build(run: Run, safe_mode: bool = True) -> Autoencoder:
     cfg = TrainingConfig.from_dict(run.config)
     keras.utils.set_random_seed(cfg.seed)
     return build_autoencoder(tuple(run.config["img_shape"]), cfg.preset, cfg.latent_dim, cfg.n_layers,
-                             cfg.n_units, cfg.learning_rate)
+                             cfg.n_units, cfg.learning_rate, beta=cfg.beta)
 
 
 def check_compatible(ae: Autoencoder, dataset: Dataset, where: str = "model") -> None:

@@ -52,6 +52,33 @@ def test_train_resume_and_layouts_cache(tmp_path, mnist):
     assert "pca: 600 points (cached)" in aereport("layouts", "--run", run, "--only", "pca").stdout
 
 
+def test_the_vae_preset_trains_on_its_kl_term_and_is_served_with_numpy(tmp_path, mnist):
+    import keras
+
+    from aereport.inference import Chain
+
+    x = mnist.images[::100]
+    np.savez(tmp_path / "digits.npz", images=x, labels=mnist.labels[::100])
+    run = tmp_path / "vae"
+    for beta, name in ((0.0, "plain"), (4.0, "vae")):  # the KL term is in the loss, weighted by beta
+        aereport("train", "--run", tmp_path / name, "--dataset", "array", "--path", tmp_path / "digits.npz",
+                 "--epochs", 1, "--preset", "vae", "--beta", beta, "--layouts", "ae,pca")
+    assert Run(run).config["beta"] == 4.0 and Run(run).history[0]["loss"] > Run(tmp_path / "plain").history[0]["loss"]
+    aereport("train", "--run", run, "--epochs", 1)  # resumes with its own beta
+    assert len(Run(run).history) == 2
+    refused = aereport("train", "--run", run, "--epochs", 1, "--beta", 2, check=False)
+    assert refused.returncode == 2 and "already holds a run with beta=4.0" in refused.stderr
+    served = Run(run).load_autoencoder(numpy=True)  # no TensorFlow for the server
+    assert isinstance(served.encoder, Chain) and served.latent_dim == 2
+    full = Run(run).load_autoencoder()
+    x = x[:50]
+    mean, log_var = keras.Model(full.model.get_layer("encoder").inputs,
+                                full.model.get_layer("encoder").outputs).predict(x, verbose=0)
+    np.testing.assert_allclose(served.encoder(x), mean, atol=1e-5)  # placed by the mean, not a sample
+    np.testing.assert_allclose(served.encoder.log_var(x), log_var, atol=1e-5)
+    np.testing.assert_allclose(served.model(x), full.model.predict(x, verbose=0), atol=1e-5)
+
+
 def test_train_faces_with_conv_preset(tmp_path):
     run = tmp_path / "faces"
     aereport("train", "--run", run, "--dataset", "folder", "--path", CELEBA_DIR, "--size", "48x40",

@@ -62,7 +62,8 @@ def test_architecture_rows():
     (dict(latent_dim=0), "latent_dim must be a positive integer. Received: latent_dim=0"),
     (dict(n_layers=-1), "n_layers must be a positive integer"),
     (dict(n_units=2.5), "n_units must be a positive integer"),
-    (dict(preset="vae"), "preset must be one of"),
+    (dict(preset="gan"), "preset must be one of"),
+    (dict(preset="vae", beta=-1), "beta must be a number >= 0"),
 ])
 def test_bad_model_arguments(kwargs, message):
     with pytest.raises(AEReportError, match=message):

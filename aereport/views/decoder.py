@@ -15,6 +15,7 @@ import param
 from bokeh.models import Arrow, CustomJS, Label, TapTool
 
 from ..layouts import LAYOUT_TITLES
+from ..latent import mosaic
 from ..sprites import grid
 from ._base import PlaneView, served
 from ._workarounds import push
@@ -33,6 +34,9 @@ PATH_START_STYLE = dict(MARKER_STYLE, text="\u25cf", text_font_size="13px", text
 def _inside(value: float, bounds) -> bool:
     lo, hi = bounds if None not in bounds else (-np.inf, np.inf)
     return min(lo, hi) <= value <= max(lo, hi)
+
+
+PRIOR_ACROSS = 4  # the prior's samples: a 4×4 grid
 
 
 class PathStrip(pn.viewable.Viewer):
@@ -244,6 +248,26 @@ class DecoderView(PlaneView):
         self._images.append((fig, source))
         return pn.pane.Bokeh(fig)
 
+    def _prior(self) -> list:
+        """A VAE's generator at work: a grid of images decoded from codes drawn from the prior
+        N(0, I), drawn anew on each click (nothing for another autoencoder)."""
+        if self.state.variational is None:
+            return []
+        seed = [0]
+
+        def pixels():
+            return mosaic(self.state.prior_samples(PRIOR_ACROSS ** 2, seed[0]).reshape(
+                PRIOR_ACROSS, PRIOR_ACROSS, *self.state.dataset.image_shape))
+
+        fig, source = image_figure(pixels(), "prior-samples", "samples of the prior N(0, I)", width=self.image_width)
+        button = pn.widgets.Button(label="Sample the prior !", color="success", width=160)
+
+        def resample(event):
+            seed[0] += 1
+            source.data = image_source_data(pixels())
+        button.on_click(resample)
+        return [pn.pane.Bokeh(fig), button]
+
     def __panel__(self) -> pn.viewable.Viewable:
         self._follow_state()
         manifold = lambda vp: manifold_pixels(self.state, self.layout, vp) if self.manifold else None  # noqa: E731
@@ -276,6 +300,6 @@ class DecoderView(PlaneView):
                 "the decoder turns the position into an image.", margin=(0, 20)), self._pending_layouts()),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
                 sizing_mode="stretch_both"),
-            pn.Column(self._image_pane(), method, inputs, *([] if self.drag else [self.strip]),
+            pn.Column(self._image_pane(), method, inputs, *([] if self.drag else [self.strip]), *self._prior(),
                       width=self.image_width + 40),
             sizing_mode="stretch_both")

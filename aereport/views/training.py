@@ -11,7 +11,8 @@ import param
 from .._validation import AEReportError
 from ._base import StateView
 from ._workarounds import CANVAS
-from .images import image
+from ..variational import ACTIVE_KL
+from .images import image, name_renderer
 
 PART_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "decoder": "#2ca02c", "output": "#7f7f7f"}
 MAX_NODES = 8
@@ -45,6 +46,20 @@ def architecture_diagram(layers: list[dict]) -> hv.Overlay:
         hv.opts.Overlay(xaxis=None, yaxis=None, toolbar=None, show_frame=False, responsive=True,
                         height=320, title="Architecture", ylim=(-MAX_NODES / 2 - 2.2, MAX_NODES / 2 + 1),
                         default_tools=[], **CANVAS))
+
+
+def kl_bars(kl: np.ndarray, active: np.ndarray) -> hv.Bars:
+    """A VAE's mean KL divergence per latent dimension, the active units (mean KL above
+    :data:`~aereport.variational.ACTIVE_KL`) in colour, the others grey.
+
+    >>> kl_bars(np.array([0.8, 0.001]), np.array([True, False]))  # doctest: +SKIP
+    """
+    rows = [(f"z{i}", float(v), "active" if a else "inactive") for i, (v, a) in enumerate(zip(kl, active))]
+    n = int(np.sum(active))
+    return hv.Bars(rows, kdims=["dimension"], vdims=["KL", "unit"]).opts(
+        color="unit", cmap={"active": "#1f77b4", "inactive": "#bbbbbb"}, responsive=True, height=220,
+        title=f"KL divergence per latent dimension: {n} of {len(kl)} active (mean KL > {ACTIVE_KL})",
+        show_legend=False, tools=["hover"], hooks=[name_renderer("kl-bars")], **CANVAS)
 
 
 def loss_curve(history: list[dict]) -> hv.Overlay:
@@ -145,4 +160,15 @@ class TrainingView(StateView):
                    pn.pane.HoloViews(architecture_diagram(self.state.architecture), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             pn.pane.HoloViews(curve, sizing_mode="stretch_width", linked_axes=False),
-            sizing_mode="stretch_width")
+            *self._kl(), sizing_mode="stretch_width")
+
+    def _kl(self) -> list:
+        """A VAE's KL per dimension, for the model shown (redrawn when training changes it)."""
+        if self.state.variational is None:
+            return []
+
+        def bars(version=""):
+            extras = self.state.variational
+            return kl_bars(extras["kl"], extras["active"])
+        return [pn.pane.HoloViews(hv.DynamicMap(bars, streams=dict(version=self.param.drawn_version)),
+                                  sizing_mode="stretch_width", linked_axes=False)]
