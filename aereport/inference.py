@@ -68,15 +68,20 @@ def _require(config: dict, **expected) -> None:
             raise Unsupported(f"{key}={got!r}")
 
 
+def _kernel_and_bias(config, weights):
+    """A layer's kernel and its bias (zero for ``use_bias=False``)."""
+    return weights[0], (weights[1] if config.get("use_bias", True) else np.float32(0))
+
+
 def _dense(config, weights):
-    _require(config, use_bias=True, quantization_config=None, lora_rank=None)
-    kernel, bias = weights
+    _require(config, quantization_config=None, lora_rank=None)
+    kernel, bias = _kernel_and_bias(config, weights)
     name, act = _activation(config)
     return name, lambda x: act(np.matmul(x, kernel) + bias)
 
 
 def _conv_geometry(config) -> tuple[int, int, int, int, str]:
-    _require(config, data_format="channels_last", dilation_rate=[1, 1], groups=1, use_bias=True, lora_rank=None)
+    _require(config, data_format="channels_last", groups=1, lora_rank=None)
     (kh, kw), (sh, sw) = config["kernel_size"], config["strides"]
     if config["padding"] not in ("same", "valid"):
         raise Unsupported(f"padding={config['padding']!r}")
@@ -90,19 +95,21 @@ def _before(size_in: int, size_out: int, k: int, s: int, padding: str) -> int:
 
 def _conv2d(config, weights):
     kh, kw, sh, sw, padding = _conv_geometry(config)
-    kernel, bias = weights  # (kh, kw, in, out)
+    dh, dw = config.get("dilation_rate") or (1, 1)
+    kernel, bias = _kernel_and_bias(config, weights)  # (kh, kw, in, out)
     name, act = _activation(config)
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1  # the dilated kernel's extent
 
     def call(x):
         n, h, w, _ = x.shape
-        ho, wo = ((-(-h // sh), -(-w // sw)) if padding == "same" else ((h - kh) // sh + 1, (w - kw) // sw + 1))
-        top, left = _before(h, ho, kh, sh, padding), _before(w, wo, kw, sw, padding)
-        xp = np.zeros((n, max(h + top, (ho - 1) * sh + kh), max(w + left, (wo - 1) * sw + kw), x.shape[3]), x.dtype)
+        ho, wo = ((-(-h // sh), -(-w // sw)) if padding == "same" else ((h - eh) // sh + 1, (w - ew) // sw + 1))
+        top, left = _before(h, ho, eh, sh, padding), _before(w, wo, ew, sw, padding)
+        xp = np.zeros((n, max(h + top, (ho - 1) * sh + eh), max(w + left, (wo - 1) * sw + ew), x.shape[3]), x.dtype)
         xp[:, top:top + h, left:left + w] = x
         out = np.zeros((n, ho, wo, kernel.shape[3]), np.float32)
         for a in range(kh):
             for b in range(kw):
-                out += xp[:, a:a + (ho - 1) * sh + 1:sh, b:b + (wo - 1) * sw + 1:sw] @ kernel[a, b]
+                out += xp[:, a * dh:a * dh + (ho - 1) * sh + 1:sh, b * dw:b * dw + (wo - 1) * sw + 1:sw] @ kernel[a, b]
         return act(out + bias)
 
     return name, call
@@ -110,8 +117,8 @@ def _conv2d(config, weights):
 
 def _conv2d_transpose(config, weights):
     kh, kw, sh, sw, padding = _conv_geometry(config)
-    _require(config, output_padding=None)
-    kernel, bias = weights  # (kh, kw, out, in)
+    _require(config, output_padding=None, dilation_rate=[1, 1])
+    kernel, bias = _kernel_and_bias(config, weights)  # (kh, kw, out, in)
     name, act = _activation(config)
 
     def call(x):
@@ -134,6 +141,24 @@ def _batch_norm(config, weights):
     gamma, beta, mean, var = weights
     scale = gamma / np.sqrt(var + np.float32(config.get("epsilon", 1e-3)))
     return None, lambda x: (x - mean) * scale + beta
+
+
+def _layer_norm(config, weights):
+    _require(config, rms_scaling=False)
+    axis = config.get("axis", -1)
+    if axis not in (-1, [-1]):
+        raise Unsupported(f"axis={axis!r}")
+    weights = list(weights)
+    gamma = weights.pop(0) if config.get("scale", True) else np.float32(1)
+    beta = weights.pop(0) if config.get("center", True) else np.float32(0)
+    eps = np.float32(config.get("epsilon", 1e-3))
+
+    def call(x):
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+    return None, call
 
 
 def _reshape(config, weights):
@@ -206,6 +231,7 @@ def _rescaling(config, weights):
 WEIGHT_NAMES = {
     "Dense": ("kernel", "bias"), "Conv2D": ("kernel", "bias"), "Conv2DTranspose": ("kernel", "bias"),
     "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "LayerNormalization": ("gamma", "beta"),
 }
 
 LAYERS = {
@@ -214,6 +240,7 @@ LAYERS = {
     "Cropping2D": _cropping2d, "Activation": _activation_layer, "Dropout": _identity,
     "MaxPooling2D": _pool2d(np.max), "AveragePooling2D": _pool2d(np.mean),
     "GlobalAveragePooling2D": _global_average_pooling2d, "UpSampling2D": _upsampling2d, "Rescaling": _rescaling,
+    "LayerNormalization": _layer_norm,
 }
 
 
@@ -331,7 +358,18 @@ class Chain:
     def named_weights(self) -> list[tuple[str, np.ndarray]]:
         """``("<layer>/<weight>", array)`` for every weight, in :meth:`get_weights`'s order."""
         return [(f"{layer['name']}/{name}", w) for layer in self._all()
-                for name, w in zip(WEIGHT_NAMES.get(layer["kind"], ()), layer["weights"], strict=True)]
+                for name, w in zip(_weight_names(layer), layer["weights"], strict=True)]
+
+
+def _weight_names(layer: dict) -> tuple[str, ...]:
+    """The names of the weights a layer holds, as TF.js's loader asks for them (a layer without
+    a bias, or a LayerNormalization without scale or centre, holds fewer)."""
+    names, config = WEIGHT_NAMES.get(layer["kind"], ()), layer["config"]
+    if not config.get("use_bias", True):
+        names = tuple(n for n in names if n != "bias")
+    if layer["kind"] == "LayerNormalization":
+        names = tuple(n for n, on in (("gamma", config.get("scale", True)), ("beta", config.get("center", True))) if on)
+    return names
 
 
 def _fed_by(layer: dict) -> str | None:

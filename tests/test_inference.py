@@ -1,6 +1,7 @@
 """aereport.inference: the served process's NumPy models give Keras's outputs, or step aside for Keras."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -112,10 +113,11 @@ def test_layers_and_settings_it_does_not_run_are_left_to_keras(tmp_path):
     # A layer class it does not know; an activation it does not know; a setting it does not implement.
     assert _saved(tmp_path, with_layer(keras.layers.UnitNormalization()), dense_decoder) is None
     assert _saved(tmp_path, with_layer(keras.layers.Dense(8, activation="hard_sigmoid")), dense_decoder) is None
-    assert _saved(tmp_path, with_layer(keras.layers.Dense(8, use_bias=False)), dense_decoder) is None
-    dilated = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, dilation_rate=2),
+    assert _saved(tmp_path, with_layer(keras.layers.RMSNormalization()), dense_decoder) is None
+    grouped = keras.Sequential([keras.Input((28, 28, 2)), keras.layers.Conv2D(4, 3, groups=2),
                                 keras.layers.Flatten(), keras.layers.Dense(2)])
-    assert _saved(tmp_path, dilated, dense_decoder, (28, 28, 1)) is None
+    assert _saved(tmp_path, grouped, keras.Sequential([keras.Input((2,)), keras.layers.Dense(28 * 28 * 2)]),
+                  (28, 28, 2)) is None
     # A branching graph (a skip connection) is no chain.
     x = inputs = keras.Input((28, 28))
     flat = keras.layers.Flatten()(x)
@@ -138,6 +140,33 @@ def test_the_layers_it_runs_beyond_the_presets(tmp_path, mnist_small):
     ours = load_autoencoder(tmp_path / "autoencoder.keras")
     x = mnist_small.images[:32]
     np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+
+
+def test_dilation_no_bias_and_layer_normalisation_match_keras(tmp_path, mnist_small):
+    L = keras.layers
+    encoder = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(4, 3, dilation_rate=2, padding="same"),
+                                L.Conv2D(4, 3, dilation_rate=(3, 2), use_bias=False, activation="relu"),
+                                L.Flatten(), L.Dense(16, use_bias=False), L.LayerNormalization(),
+                                L.LayerNormalization(center=False), L.Dense(3)])
+    decoder = keras.Sequential([keras.Input((3,)), L.Dense(7 * 7 * 2, use_bias=False, activation="relu"),
+                                L.LayerNormalization(scale=False), L.Reshape((7, 7, 2)),
+                                L.Conv2DTranspose(2, 3, strides=4, padding="same", use_bias=False),
+                                L.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    assert ours is not None, "these settings run with NumPy"
+    x = mnist_small.images[:32]
+    np.testing.assert_allclose(ours.encoder(x), ae.encoder.predict_on_batch(x), atol=5e-6)
+    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+    # the page's decoder written from the archive is the one written from Keras: names and bytes
+    from aereport.tfjs import save_tfjs
+
+    for name, model in (("ours", ours.decoder), ("keras", ae.decoder)):
+        save_tfjs(model, tmp_path / name)
+    manifests = [json.loads((tmp_path / name / "model.json").read_text())["weightsManifest"] for name in ("ours", "keras")]
+    assert manifests[0] == manifests[1]
+    assert (tmp_path / "ours" / "group1-shard1of1.bin").read_bytes() == (tmp_path / "keras" / "group1-shard1of1.bin").read_bytes()
 
 
 @pytest.mark.parametrize("padding", ["same", "valid"])

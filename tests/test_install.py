@@ -1,7 +1,7 @@
-"""aereport installs as a library people trust: a wheel built from this checkout, in a fresh
-virtual environment without the ``train`` extra, serves, opens and exports a run made with it,
-computes layouts of it (for the full install to serve), never imports TensorFlow, ships its
-JavaScript, and names the extra when asked to train."""
+"""aereport installs as a library people trust: a wheel built from this checkout, in two fresh
+virtual environments. Without the ``train`` extra it serves, opens and exports a run the other
+(with ``train-cpu``) trained, computes layouts of a run for the other to serve and export, never
+imports TensorFlow, ships its JavaScript, and names the extra when asked to train."""
 from __future__ import annotations
 
 import os
@@ -34,6 +34,29 @@ def lean(tmp_path_factory) -> Path:
     return tmp / "venv" / "bin"
 
 
+@pytest.fixture(scope="module")
+def full(lean) -> Path:
+    """A second fresh venv with the same wheel and its train extra (tensorflow-cpu, keras): its
+    ``bin`` folder."""
+    root = lean.parent.parent
+    wheel = next((root / "dist").glob("aereport-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", root / "full"], check=True)
+    out = subprocess.run([root / "full" / "bin" / "pip", "install", "-q", "-c", ROOT / "constraints.txt",
+                          f"{wheel}[train-cpu]"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root / "full" / "bin"
+
+
+@pytest.fixture(scope="module")
+def wheel_run(full, tmp_path_factory) -> Path:
+    """A run trained by the full install's CLI (one epoch on the embedded sample)."""
+    run = tmp_path_factory.mktemp("made-by-full") / "run"
+    made = subprocess.run([full / "aereport", "train", "--run", run, "--epochs", "1", "--layouts", "ae,pca"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-3000:]
+    return run
+
+
 def test_the_lean_install_has_no_tensorflow_and_ships_its_scripts(lean):
     out = subprocess.run([lean / "python", "-c", """
 import importlib.util, sys
@@ -45,16 +68,16 @@ print(importlib.util.find_spec("tensorflow") is None, importlib.util.find_spec("
     assert out.stdout.split() == ["True", "True", "True", "False"], out.stderr
 
 
-def test_the_lean_install_opens_exports_and_serves_a_trained_run(lean, trained_run, tmp_path):
+def test_the_lean_install_opens_exports_and_serves_a_run_the_full_install_trained(lean, wheel_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(wheel_run, run)
     env = {**os.environ, "AEREPORT_TFJS": str(TFJS)}
     opened = subprocess.run([lean / "python", "-c", f"""
 import sys, aereport
 report = aereport.open({str(run)!r})
 print(len(report.state.layouts), report.state.latent.decode("ae", 0.0, 0.0)[0].shape, "tensorflow" in sys.modules)
 """], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert opened.stdout.split() == ["4", "(28,", "28)", "False"], opened.stderr[-2000:]
+    assert opened.stdout.split() == ["2", "(28,", "28)", "False"], opened.stderr[-2000:]
     exported = subprocess.run([lean / "aereport", "export", run, tmp_path / "report.html"], capture_output=True,
                               text=True, env=env)
     assert exported.returncode == 0 and (tmp_path / "report.html").stat().st_size > 1e6, exported.stderr[-2000:]
@@ -71,15 +94,31 @@ print(len(report.state.layouts), report.state.latent.decode("ae", 0.0, 0.0)[0].s
             server.wait(20)
 
 
-def test_the_lean_install_lays_out_a_run_and_names_the_extra_to_train(lean, trained_run, tmp_path):
+def test_the_lean_install_lays_out_a_run_the_full_install_serves_and_names_the_extra_to_train(
+        lean, full, wheel_run, tmp_path):
     from aereport.store import Run
 
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(wheel_run, run)
     (run / "layouts.parquet").unlink()
     laid = subprocess.run([lean / "aereport", "layouts", "--run", run, "--only", "ae,pca"], capture_output=True,
                           text=True)
     assert laid.returncode == 0 and set(Run(run).load_layouts()) == {"ae", "pca"}, laid.stderr[-2000:]
+    env = {**os.environ, "AEREPORT_TFJS": str(TFJS)}
+    exported = subprocess.run([full / "aereport", "export", run, tmp_path / "report.html"], capture_output=True,
+                              text=True, env=env)
+    assert exported.returncode == 0 and (tmp_path / "report.html").stat().st_size > 1e6, exported.stderr[-2000:]
+    port = free_port()
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen([full / "aereport", "serve", "--run", run, "--port", str(port)], stdout=log,
+                                  stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(server, port, tmp_path / "serve.log")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+                assert page.status == 200 and b"aereport" in page.read()
+        finally:
+            server.terminate()
+            server.wait(20)
     start = time.perf_counter()
     trained = subprocess.run([lean / "aereport", "train", "--run", tmp_path / "new", "--epochs", "1"],
                              capture_output=True, text=True)

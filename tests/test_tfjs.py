@@ -159,11 +159,12 @@ def test_the_saved_archive_writes_the_same_tfjs_files_as_keras(tmp_path, preset,
             assert a.read_bytes() == b.read_bytes(), f"{name}/{a.name} differs"
 
 
-def test_pooling_upsampling_and_normalisation_layers_match_keras_in_node(tmp_path):
+def test_pooling_upsampling_dilation_and_normalisation_layers_match_keras_in_node(tmp_path):
     L = keras.layers
     keras.utils.set_random_seed(2)
     x = inputs = keras.Input((3,))
-    x = L.Reshape((7, 7, 2))(L.Dense(98, activation="relu")(x))
+    x = L.Reshape((7, 7, 2))(L.Dense(98, activation="relu", use_bias=False)(x))
+    x = L.Conv2D(2, 3, dilation_rate=2, padding="same", use_bias=False)(x)
     x = L.UpSampling2D(2)(x)
     skip = L.Conv2D(4, 3, padding="same")(x)
     x = L.Add()([L.Conv2D(4, 1)(x), skip])
