@@ -190,6 +190,26 @@ class LatentMap:
         points = (1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64)
         return self.decode_codes(self.codes_at(layout, points))
 
+    def traversal_dims(self, most: int = 8) -> np.ndarray:
+        """The latent dimensions a traversal sweeps: the ``most`` whose codes spread widest over
+        the dataset (largest σ first)."""
+        sigma = self.codes.std(axis=0)
+        return np.argsort(-sigma, kind="stable")[:check_positive_int("most", most)]
+
+    def traversal(self, code: np.ndarray, steps: int = 9, spread: float = 3.0, most: int = 8) -> np.ndarray:
+        """Latent traversal around ``code`` (d,): for each of :meth:`traversal_dims`, ``steps``
+        images sweeping that dimension alone from ``-spread``·σ to ``+spread``·σ of the dataset's
+        codes around its value. Returns ``(rows, steps, H, W[, C])``; :func:`traversal_codes`
+        gives the codes (the page's ``traversalCodes`` is its twin).
+
+        >>> m.traversal(m.code_at("ae", 0.5, 1.0)[0]).shape  # doctest: +SKIP
+        (8, 9, 28, 28)
+        """
+        dims = self.traversal_dims(most)
+        codes = traversal_codes(code, self.codes.std(axis=0)[dims], dims, steps, spread)
+        images = self.decode_codes(codes)
+        return images.reshape(len(dims), steps, *images.shape[1:])
+
     def field(self, layout: str = "ae", size: int = 64) -> dict:
         """:meth:`codes_at` on a ``size``×``size`` grid over ``layout``'s extent, for a page with no
         neighbour search: :func:`field_at` (and the page) interpolate between its nodes.
@@ -257,6 +277,22 @@ class LatentMap:
         """
         xy = self.check(layout)
         return in_box(xy, box) if box is not None else in_polygon(xy, polygon)
+
+
+def traversal_codes(code, sigma, dims, steps: int = 9, spread: float = 3.0) -> np.ndarray:
+    """The codes of a traversal: for each dimension ``dims[r]`` (its spread ``sigma[r]``), ``steps``
+    copies of ``code`` with that dimension moved from ``-spread``·σ to ``+spread``·σ of its value,
+    row after row: ``(len(dims) · steps, d)`` float32.
+
+    >>> traversal_codes(np.zeros(2), [1.0], [1], 3).tolist()
+    [[0.0, -3.0], [0.0, 0.0], [0.0, 3.0]]
+    """
+    code = np.asarray(code, np.float64)
+    offsets = np.linspace(-spread, spread, check_positive_int("steps", steps))
+    codes = np.repeat(code[None], len(dims) * steps, axis=0)
+    for r, (dim, s) in enumerate(zip(dims, sigma)):
+        codes[r * steps:(r + 1) * steps, int(dim)] = code[int(dim)] + offsets * float(s)
+    return codes.astype(np.float32)
 
 
 def manifold_centres(bounds, shape) -> tuple[np.ndarray, np.ndarray]:

@@ -199,7 +199,7 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
     import keras
 
     import aereport
-    from aereport.latent import field_at
+    from aereport.latent import field_at, mosaic, traversal_codes
 
     keras.utils.set_random_seed(1)
     enc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16)])
@@ -221,6 +221,18 @@ def test_wide_latent_report_decodes_offline_through_its_field(mnist_small, brows
         shown = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
         z = field_at(field, marker["x"][0], marker["y"][0])
         np.testing.assert_allclose(shown, dec(z[None]).numpy()[0], atol=1e-5)
+        # the traversal around that code: each of the 8 widest dimensions swept alone, ±3σ
+        latent = report.state.latent
+        dims = latent.traversal_dims()
+        codes = traversal_codes(z, latent.codes.std(axis=0)[dims], dims, 9, 3.0)
+        expected = mosaic(dec(codes).numpy().reshape(8, 9, 28, 28))
+
+        def traversed():
+            data = page.evaluate(READ, "decoder-traversal")
+            image = np.flipud(np.asarray(data["image"], np.float32).reshape(data["shape"]))
+            return image.shape == expected.shape and np.abs(image - expected).max() <= 1e-5
+
+        wait_for(page, traversed)
         assert blocked == [] and errors == []
     finally:
         context.close()

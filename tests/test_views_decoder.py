@@ -90,3 +90,33 @@ def test_the_strip_on_its_own(state):
     assert strip._title() == "path (0, 0) → (1, 1)"
     report = Report(state=state)
     assert report.decoder.strip.steps == report.decoder.path_steps == 7
+
+
+def test_a_wide_code_is_traversed_around_each_tapped_position(state, mnist_small, module_tmp):
+    """An 8-D code: under the image, each of the 8 dimensions swept alone from −3σ to +3σ of the
+    dataset's codes around the shown position's code, row by row (Keras's pixels); a 2-D code has
+    none (its plane is the code)."""
+    import keras
+
+    import aereport
+    from aereport.latent import traversal_codes
+    from aereport.sprites import grid
+
+    keras.utils.set_random_seed(2)
+    enc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(8)])
+    dec = keras.Sequential([keras.Input((8,)), keras.layers.Dense(784, activation="sigmoid"),
+                            keras.layers.Reshape((28, 28))])
+    report = aereport.explore(mnist_small.images[:500], encoder=enc, decoder=dec, layouts=("ae",),
+                              run_dir=module_tmp / "wide", loss="mse")
+    view = DecoderView(state=report.state)
+    view.__panel__()
+    for x, y in ((0.0, 0.0), (1.5, -0.5)):
+        view.param.update(x=x, y=y)
+        latent = report.state.latent
+        z = latent.code_at("ae", x, y)[0]
+        dims = latent.traversal_dims()
+        codes = traversal_codes(z, latent.codes.std(axis=0)[dims], dims)
+        expected = grid(dec.predict(codes, verbose=0), columns=9)
+        np.testing.assert_allclose(view.traversal.images(), expected, atol=1e-5)
+        assert np.ptp(codes[:9, dims[0]]) == pytest.approx(6 * latent.codes.std(axis=0)[dims[0]], rel=1e-5)
+    assert DecoderView(state=state).traversal is None  # the trained run's code is 2-D

@@ -39,6 +39,48 @@ def _inside(value: float, bounds) -> bool:
 PRIOR_ACROSS = 4  # the prior's samples: a 4×4 grid
 
 
+class Traversal(pn.viewable.Viewer):
+    """Latent traversal around a position's code, for codes wider than 2-D: one row per latent
+    dimension (the widest-spread first), sweeping it alone from −3σ to +3σ of the dataset's codes.
+
+    >>> Traversal(state=state, layout="ae", at=(0.5, 1.0))  # doctest: +SKIP
+    """
+
+    state = param.Parameter(doc="The ReportState whose latent map decodes the traversal")
+    layout = param.String(default="ae", doc="The layout the position lies on")
+    at = param.NumericTuple(default=(0.0, 0.0), length=2, doc="The position (x, y) whose code is swept")
+    steps = param.Integer(default=9, bounds=(3, 21), constant=True, doc="Images per row, from −3σ to +3σ")
+    rows = param.Integer(default=8, bounds=(1, 32), constant=True, doc="Latent dimensions swept, at most")
+    width = param.Integer(default=280, bounds=(64, None), constant=True, doc="Width of the grid in pixels")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._figures: list = []
+
+    def images(self) -> np.ndarray:
+        """The traversal as one image: ``rows`` × ``steps`` tiles."""
+        code = self.state.latent.code_at(self.layout, *self.at)[0]
+        tiles = self.state.latent.traversal(code, self.steps, most=self.rows)
+        return grid(tiles.reshape(-1, *tiles.shape[2:]), columns=self.steps)
+
+    def _title(self) -> str:
+        dims = ", ".join(f"z{d}" for d in self.state.latent.traversal_dims(self.rows))
+        return f"traversal of {dims}: −3σ … +3σ"
+
+    @param.depends("layout", "at", watch=True)
+    def _draw(self):
+        if not self._figures:
+            return
+        data = image_source_data(self.images())
+        for fig, source in self._figures:
+            push(source, lambda source=source: setattr(source, "data", data))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        fig, source = image_figure(self.images(), "decoder-traversal", self._title(), width=self.width)
+        self._figures.append((fig, source))
+        return pn.pane.Bokeh(fig)
+
+
 class PathStrip(pn.viewable.Viewer):
     """A walk through the latent space: ``steps`` images decoded evenly from ``start`` to ``end``
     on ``layout`` (ends included), side by side; a prompt until it has both ends.
@@ -125,6 +167,9 @@ class DecoderView(PlaneView):
         self._served = False
         super().__init__(**params)
         self.strip = PathStrip(state=self.state, layout=self.layout, steps=self.path_steps, width=self.image_width)
+        # A code wider than the plane: each dimension swept on its own around the shown position.
+        self.traversal = Traversal(state=self.state, layout=self.layout, at=(self.x, self.y),
+                                   width=self.image_width) if self.state.ae.latent_dim > 2 else None
         if "x" not in params and "y" not in params:
             self._centre()
         self._start = (self.x, self.y)
@@ -162,6 +207,11 @@ class DecoderView(PlaneView):
                 fig.title.text = title
             push(source, update, now=self._tapped)
         self.method = method  # its text widget syncs at once: after the image
+
+    @param.depends("layout", "x", "y", "status.version", watch=True)
+    def _traverse(self):
+        if self.traversal is not None:
+            self.traversal.param.update(layout=self.layout, at=(self.x, self.y))
 
     @param.depends("x", "y", watch=True)
     def _walk(self):
@@ -300,6 +350,7 @@ class DecoderView(PlaneView):
                 "the decoder turns the position into an image.", margin=(0, 20)), self._pending_layouts()),
                 pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=480),
                 sizing_mode="stretch_both"),
-            pn.Column(self._image_pane(), method, inputs, *([] if self.drag else [self.strip]), *self._prior(),
+            pn.Column(self._image_pane(), method, inputs, *([] if self.drag else [self.strip]),
+                      *([self.traversal] if self.traversal is not None else []), *self._prior(),
                       width=self.image_width + 40),
             sizing_mode="stretch_both")

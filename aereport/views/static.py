@@ -19,7 +19,7 @@ from bokeh.models import (Button, Checkbox, CheckboxButtonGroup, ColumnDataSourc
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
-from ..latent import field_at
+from ..latent import field_at, mosaic
 from ..layouts import LAYOUT_TITLES
 from ..model import reconstruct
 from ..sprites import VEIL, png_data_uri
@@ -156,8 +156,16 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
     pixels = state.latent.decode_codes(code[None])[0]
     image_fig, image_src = image_figure(pixels, "decoded-image", width=300)
     label = Div(text=f"decoded at ({cx:.4g}, {cy:.4g})", name="decoded-label")
+    extras = []
+    traversal_src = None
+    if state.ae.latent_dim > 2:  # each dimension swept alone around the shown code, as served
+        tiles = state.latent.traversal(code)
+        traversal_fig, traversal_src = image_figure(mosaic(tiles), "decoder-traversal",
+                                                    "traversal: −3σ … +3σ", width=300)
+        extras.append(traversal_fig)
     plane.js_on_event("tap", CustomJS(args=dict(marker=marker, image=image_src, label=label, xr=plane.x_range,
-                                                yr=plane.y_range), code=script("decode_tap.js")))
+                                                yr=plane.y_range, traversal=traversal_src),
+                                      code=script("decode_tap.js")))
     # The decoded manifold (keras.io's plot_latent_space) over the viewport, decoded in the page.
     h, w = state.dataset.image_shape[:2]
     if state.dataset.image_shape[2:]:
@@ -176,7 +184,7 @@ def _decoder(state: ReportState, rasters: dict, field: dict | None):
                                    "decodes the blended code of the nearest samples.")
     text = Div(text="Tap anywhere on the plane, even where no image lies: the decoder, running in this "
                     "page with TensorFlow.js, turns the 2-D position into an image." + how)
-    return column(row(box, text), row(plane, column(image_fig, label), sizing_mode="stretch_width"),
+    return column(row(box, text), row(plane, column(image_fig, label, *extras), sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 
 

@@ -84,6 +84,24 @@
     return manifoldBusy;
   }
 
+  async function traverse(x, y, source) {
+    // Latent traversal around (x, y)'s code (aereport.latent.traversal_codes): for each swept
+    // dimension a row of images, that dimension alone from -spread·σ to +spread·σ of its value.
+    const t = payload().traversal;
+    if (!t || !source) return null;
+    const z = code(x, y), codes = [];
+    t.dims.forEach((dim, r) => {
+      for (let s = 0; s < t.steps; s++) {
+        const c = Array.from(z);
+        c[dim] = z[dim] + (-t.spread + 2 * t.spread * s / (t.steps - 1)) * t.sigma[r];
+        codes.push(c);
+      }
+    });
+    const { values, shape } = await predict(codes);
+    paint(source, values, shape, codes.length, t.steps);
+    return codes;
+  }
+
   async function decode(x, y, source) {
     const { values, shape } = await predict([code(x, y)]);
     paint(source, values, shape);
@@ -285,5 +303,5 @@
     return e;
   }
 
-  window.aereport = { decode, load, explorer, manifold };
+  window.aereport = { decode, load, explorer, manifold, traverse };
 })();
