@@ -77,6 +77,7 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
     if enc_in != img_shape:
         x = layers.Reshape(enc_in)(x)
     z = _call_flat(encoder, x)
+    z, log_var_out = (z[0], z[1]) if isinstance(z, (list, tuple)) else (z, None)
     code_shape = tuple(z.shape[1:])
     if None in code_shape:
         raise AEReportError("encoder must output a code of a fixed shape per image", code_shape=code_shape)
@@ -87,7 +88,9 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
     if dec_in not in (code_shape, (latent_dim,)):
         raise AEReportError(f"decoder expects inputs of shape {dec_in}; it must take the encoder's codes",
                             code_shape=code_shape)
-    wrapped_encoder = keras.Model(inputs, z, name="encoder")
+    # A VAE's encoder keeps [z_mean, z_log_var]: positions come from the first, σ from the second.
+    wrapped_encoder = keras.Model(inputs, [z, log_var_out] if log_var_out is not None else z, name="encoder")
+    mean_encoder = keras.Model(inputs, z, name="encoder_mean") if log_var_out is not None else wrapped_encoder
     y = z_in = keras.Input((latent_dim,), name="z")
     if dec_in != (latent_dim,):
         y = layers.Reshape(dec_in, name="code_shape")(y)
@@ -100,14 +103,15 @@ def from_models(encoder, decoder, img_shape: tuple[int, ...], *, code: str | Non
         y = layers.Rescaling(1 / float(input_scale), name="output_scale")(y)
     wrapped_decoder = keras.Model(z_in, y, name="decoder")
     if sample is not None:
-        _check_deterministic(wrapped_encoder, encoder, sample)
-        _check_scale(wrapped_encoder, wrapped_decoder, sample, input_scale)
+        _check_deterministic(mean_encoder, encoder, sample)
+        _check_scale(mean_encoder, wrapped_decoder, sample, input_scale)
     x = keras.Input(img_shape, name="image")
-    model = keras.Model(x, wrapped_decoder(wrapped_encoder(x)), name="autoencoder")
+    codes = wrapped_encoder(x)
+    model = keras.Model(x, wrapped_decoder(codes[0] if log_var_out is not None else codes), name="autoencoder")
     model.compile(loss=loss, optimizer=keras.optimizers.Adam(learning_rate or 1e-3))
     # Built now, so a saved copy holds (zero) optimizer state and loads without a warning.
     model.optimizer.build(model.trainable_variables)
-    return Autoencoder(wrapped_encoder, wrapped_decoder, model)
+    return Autoencoder(mean_encoder, wrapped_decoder, model)
 
 
 def check_loss(loss):
@@ -205,7 +209,8 @@ def _inner_layers(model) -> list:
 
 
 def _code_output(encoder, code: str | None, log_var: str | None):
-    """``encoder`` with one output: the named (or recognised) code of a several-output encoder."""
+    """``encoder`` with one output, the named (or recognised) code of a several-output encoder;
+    or two, ``[code, log_var]``, when a VAE's log-variance is named or recognised too."""
     keras = require("keras")
 
     outputs = encoder.outputs if hasattr(encoder, "outputs") else None
@@ -225,7 +230,14 @@ def _code_output(encoder, code: str | None, log_var: str | None):
     if log_var is not None and log_var not in names:
         raise AEReportError(f"encoder has no output named {log_var!r}; its outputs are {', '.join(names)}",
                             log_var=log_var)
-    return keras.Model(encoder.inputs, outputs[names.index(code)], name=f"{encoder.name}_{code}")
+    if log_var is None:  # a VAE's log-variance, found by name: its σ is kept beside the mean
+        found = [n for n in names if n.lower() in LOG_VAR_NAMES]
+        log_var = found[0] if len(found) == 1 else None
+    picked = [outputs[names.index(code)]]
+    if log_var is not None and tuple(outputs[names.index(log_var)].shape[1:]) == tuple(picked[0].shape[1:]) \
+            and len(picked[0].shape) == 2:
+        picked.append(outputs[names.index(log_var)])
+    return keras.Model(encoder.inputs, picked if len(picked) > 1 else picked[0], name=f"{encoder.name}_{code}")
 
 
 def _check_deterministic(wrapped, given, sample: np.ndarray) -> None:

@@ -17,6 +17,8 @@ from aereport.export import export_report, field_size
 from aereport.store import Run
 from aereport.tfjs import save_tfjs
 from aereport.training import train
+from aereport.inference import Chain
+from aereport.variational import kl_per_dimension
 from aereport.views.training import TrainingView
 
 from .test_tfjs import tfjs_predict
@@ -133,6 +135,12 @@ def test_the_keras_io_vae_places_each_digit_at_its_mean(vae, digits, tmp_path):
     z_mean = np.asarray(vae.encoder.predict(digits.images[..., None], verbose=0)[0])
     np.testing.assert_allclose(report.state.layouts["ae"], z_mean, atol=1e-4)  # the mean, twice the same
     reopened = _decodes_as_keras(report, vae.decoder, tmp_path)
+    # σ kept: the KL each dimension pays, in memory and served with NumPy from the run
+    z_log_var = np.asarray(vae.encoder.predict(digits.images[..., None], verbose=0)[1])
+    for state in (report.state, reopened.state):
+        np.testing.assert_allclose(state.variational["log_var"], z_log_var, atol=1e-4)
+        np.testing.assert_allclose(state.variational["kl"], kl_per_dimension(z_mean, z_log_var), rtol=1e-4)
+    assert isinstance(reopened.state.ae.encoder, Chain)  # the keras.io VAE's encoder runs with NumPy
     # Their training, shown; and never continued with another objective (MSE instead of ELBO).
     for state in (report.state, reopened.state):
         assert [r["loss"] for r in state.history] == pytest.approx(vae.fit_history.history["loss"])
