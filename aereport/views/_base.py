@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import param
 from panel.io.state import set_curdoc
@@ -14,7 +15,7 @@ from ..status import Status
 from ._workarounds import CANVAS, SteadyPlotSize, follow, no_delay, push
 from ._zoom import plane_zoom
 from .images import bottom_up, name_renderer, raster
-from .plane import detail, limit_zoom, shade, viewport
+from .plane import detail, limit_zoom, shade, sigma_pixels, viewport
 from .style import color_key
 from .transition import add_transition, transition_data
 
@@ -211,6 +212,8 @@ class PlaneView(StateView):
                                streams=[self._ranges, size, params])
         xy = lambda: self.state.layouts[self.layout]  # noqa: E731
         overlay = shaded.opts(hooks=[name_renderer(name)]) * detail
+        if self.state.variational is not None and self.state.direct:  # a VAE's σ on its own plane
+            layers = {f"{name}-sigma": (self._sigma, ["plane_version"]), **(layers or {})}
         for layer, (pixels, follows) in (layers or {}).items():
             def element(x_range=None, y_range=None, width=None, height=None, layer=layer, pixels=pixels, **_):
                 vp = viewport(x_range, y_range, width, height, xy())
@@ -226,6 +229,13 @@ class PlaneView(StateView):
         # kept the first layout's extent and showed the next one as a speck.
         return overlay.opts(
             hv.opts.RGB(framewise=True)).opts(hooks=[*hooks, self._transition_hook(f"{name}-transition")], **CANVAS)
+
+    def _sigma(self, vp):
+        """μ ± σ ellipses of the points in view on the latent plane, once few are (a VAE's)."""
+        extras = self.state.variational
+        if self.layout != "ae" or extras is None:
+            return None
+        return sigma_pixels(self.state.layouts["ae"], np.exp(0.5 * extras["log_var"]), vp)
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]

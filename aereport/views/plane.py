@@ -361,3 +361,32 @@ def to_rgba(pixels: np.ndarray) -> np.ndarray:
     values = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     rgb = np.repeat(values[..., None], 3, axis=2) if values.ndim == 2 else values[..., :3]
     return np.dstack([rgb, np.full(values.shape[:2], 255, np.uint8)])
+
+
+SIGMA_AT = 200  # at most this many points in view get their μ ± σ ellipse
+SIGMA_COLOR = (68, 68, 68, 200)
+
+
+def sigma_pixels(xy: np.ndarray, sigma: np.ndarray, vp: Viewport, most: int = SIGMA_AT) -> np.ndarray | None:
+    """A VAE's uncertainty over its latent plane: for each point in view (at most ``most``; None
+    with more, or before the plot has a size), the outline of the ellipse of half-axes σ around its
+    mean ``xy``, as H×W×4 uint8 RGBA, top row first.
+
+    >>> sigma_pixels(np.zeros((1, 2)), np.ones((1, 2)), Viewport(-2, 2, -2, 2, 40, 40))[20, 30].tolist()
+    [68, 68, 68, 200]
+    """
+    if not (vp.width and vp.height):
+        return None
+    # the points in view (as thumbnails count them): a wide σ reaches far, yet is drawn only
+    # around the points it belongs to
+    near = vp.contains(xy)
+    if not near.any() or near.sum() > most:
+        return None
+    t = np.linspace(0, 2 * np.pi, 256, endpoint=False)
+    outline = np.stack([xy[near, 0, None] + sigma[near, 0, None] * np.cos(t),
+                        xy[near, 1, None] + sigma[near, 1, None] * np.sin(t)], axis=-1).reshape(-1, 2)
+    col, row = vp.pixels(outline)
+    inside = (col >= 0) & (col < vp.width) & (row >= 0) & (row < vp.height)
+    out = np.zeros((vp.height, vp.width, 4), np.uint8)
+    out[row[inside], col[inside]] = SIGMA_COLOR
+    return out
