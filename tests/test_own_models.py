@@ -263,3 +263,75 @@ def test_a_model_trained_on_raw_pixels_is_found_out_and_takes_input_scale(digits
     z = encoder.predict(raw[:4], verbose=0)
     np.testing.assert_allclose(tfjs_predict(tmp_path / "decoder", z), decoder.predict(z, verbose=0) / 255, atol=1e-5)
     assert report.state.not_trainable is None  # loss= given: Train goes on with it
+
+
+@pytest.fixture(scope="module")
+def conv_run(conv_autoencoder, digits, tmp_path_factory):
+    run = tmp_path_factory.mktemp("conv") / "run"
+    aereport.explore(digits.images, digits.labels, autoencoder=conv_autoencoder, layouts=("ae",), run_dir=run)
+    return run
+
+
+def test_the_conv_autoencoder_served_and_exported_decodes_keras_pixels(conv_run, conv_autoencoder, browser,
+                                                                       tmp_path):
+    """keras.io's conv autoencoder, as `aereport serve` shows it (a tap decodes the blend of the
+    nearest samples' 1,568-D codes, with NumPy) and as its exported page does (TF.js, offline):
+    Keras's pixels for the same codes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from aereport.latent import field_at
+
+    from .bokeh_page import READ
+    from .conftest import assert_no_traceback, free_port, wait_for_port
+    from .test_browser import open_tab, tap, wait_for
+    from .test_export import open_offline
+
+    cut = conv_autoencoder.get_layer("max_pooling2d_1").output
+    decoder = keras.Model(cut, conv_autoencoder.outputs)
+    state = aereport.open(conv_run).state
+    port = free_port()
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("aereport")), "serve", "--run", str(conv_run),
+                                   "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(server, port, tmp_path / "serve.log")
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60000)
+            open_tab(page, "Decoder", "decoder-marker")
+            old = page.evaluate(READ, "decoder-marker")
+            marker = tap(page, "decoder-marker", 0.4, 0.55,
+                         lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+            z = state.latent.code_at("ae", marker["x"][0], marker["y"][0])[0]
+            expected = np.asarray(decoder.predict_on_batch(z.reshape(1, 7, 7, 32))).reshape(28, 28)
+
+            def shown():
+                d = page.evaluate(READ, "decoded-image")
+                image = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
+                return np.abs(image - expected).max() <= 1e-5
+            wait_for(page, shown)
+            page.close()
+        finally:
+            server.terminate()
+            server.wait(20)
+    assert_no_traceback(tmp_path / "serve.log")
+
+    out = export_report(conv_run, tmp_path / "conv.html")
+    field = state.latent.field("ae", field_size(state.ae.latent_dim))
+    context, page, blocked, errors, _ = open_offline(browser, out)
+    try:
+        page.get_by_text("Decoder", exact=True).first.click()
+        page.wait_for_timeout(500)
+        old = page.evaluate(READ, "decoder-marker")
+        marker = tap(page, "decoder-marker", 0.6, 0.4,
+                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+        z = field_at(field, marker["x"][0], marker["y"][0])
+        expected = np.asarray(decoder.predict_on_batch(z.reshape(1, 7, 7, 32))).reshape(28, 28)
+        d = page.evaluate(READ, "decoded-image")
+        image = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
+        assert np.abs(image - expected).max() <= 1e-5
+        assert blocked == [] and errors == [] and out.stat().st_size < 15e6
+    finally:
+        context.close()
