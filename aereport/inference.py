@@ -4,9 +4,10 @@ Importing TensorFlow takes 4-5 s of a server's start on two cores (BENCHMARKS.md
 start"), yet all a server runs of the model is small: the decoder for a tap, the encoder once
 per model. This module reads a ``.keras`` archive — its ``config.json`` and the weights in
 ``model.weights.h5``, exactly as Keras saved them — and runs models that are chains of the
-layers in ``LAYERS`` with the settings Keras's own presets use. Anything else (another layer, a
-branching graph, a setting such as ``dilation_rate``) is left to Keras: :func:`load_autoencoder`
-returns None and the caller loads the file with Keras. Nothing here executes code from the file.
+layers in ``LAYERS``, or graphs of them (a skip connection, a VAE encoder's two heads). Anything
+else (another layer, a layer called twice, a setting it does not implement) is left to Keras:
+:func:`load_autoencoder` returns None and the caller loads the file with Keras. Nothing here
+executes code from the file.
 
 >>> ae = load_autoencoder("runs/mnist/autoencoder.keras")               # doctest: +SKIP
 >>> ae.decoder.predict_on_batch(np.zeros((1, 2), np.float32)).shape     # doctest: +SKIP
@@ -227,6 +228,16 @@ def _rescaling(config, weights):
     return None, lambda x: x * np.float32(scale) + np.float32(offset)
 
 
+def _merge(combine):
+    def build(config, weights):
+        axis = config.get("axis", -1)
+        return None, (lambda xs: np.concatenate(xs, axis=axis)) if combine is None else combine
+    return build
+
+
+# Layers that take a list of tensors.
+MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+
 # Each layer's weights in the order Keras saves them, by the names TF.js's loader asks for.
 WEIGHT_NAMES = {
     "Dense": ("kernel", "bias"), "Conv2D": ("kernel", "bias"), "Conv2DTranspose": ("kernel", "bias"),
@@ -241,6 +252,10 @@ LAYERS = {
     "MaxPooling2D": _pool2d(np.max), "AveragePooling2D": _pool2d(np.mean),
     "GlobalAveragePooling2D": _global_average_pooling2d, "UpSampling2D": _upsampling2d, "Rescaling": _rescaling,
     "LayerNormalization": _layer_norm,
+    "Add": _merge(lambda xs: sum(xs[1:], xs[0])), "Subtract": _merge(lambda xs: xs[0] - xs[1]),
+    "Multiply": _merge(lambda xs: np.prod(np.stack(xs), axis=0)), "Average": _merge(lambda xs: sum(xs[1:], xs[0]) / len(xs)),
+    "Maximum": _merge(lambda xs: np.max(np.stack(xs), axis=0)), "Minimum": _merge(lambda xs: np.min(np.stack(xs), axis=0)),
+    "Concatenate": _merge(None),
 }
 
 
@@ -272,82 +287,94 @@ SMALL_BATCH = 1024
 
 
 class Chain:
-    """A functional model whose layers each feed the next, run with NumPy.
+    """A functional model run with NumPy: a chain of layers, or a graph of them (a residual
+    decoder's ``Add`` or ``Concatenate``, a VAE encoder's two heads ``[z_mean, z_log_var]``).
 
-    Offers what a report server and the TF.js writer call on a Keras model: calling it,
-    ``predict_on_batch``, ``get_weights``/``set_weights``, ``count_params``,
-    ``input_shape``/``output_shape``, ``get_config`` (the model's config as Keras saved it).
+    Offers what a report server and the TF.js writer call on a Keras model: calling it (its first
+    output), ``predict_on_batch``, ``get_weights``/``set_weights``, ``count_params``,
+    ``input_shape``/``output_shape``, ``get_config`` (the model's config as Keras saved it), and
+    :meth:`log_var` (a second output).
     """
 
     def __init__(self, config: dict, group):
-        layers = all_layers = config["layers"]
+        layers = config["layers"]
         if not layers or layers[0]["class_name"] != "InputLayer":
             raise Unsupported("a model that does not start with its input")
+        names = [layer["name"] for layer in layers]
+        inputs = config.get("input_layers") or [None]
+        inputs = [inputs] if isinstance(inputs[0], str) else inputs
+        if len(inputs) != 1 or not inputs[0] or inputs[0][0] != names[0]:
+            raise Unsupported("a model with more than one input")
+        # Each layer's inputs, by their place in the config (Keras writes a graph's layers in
+        # the order they run): 0 is the model's input.
+        self._sources: list[list[int]] = []
+        for i, layer in enumerate(layers[1:], start=1):
+            sources = [names.index(name) if name in names else -1 for name in _inbound(layer)]
+            if not sources or min(sources) < 0 or max(sources) >= i:
+                raise Unsupported(f"layer {layer['name']!r} is not fed by the layers before it")
+            self._sources.append(sources)
         outputs = config.get("output_layers") or [None]
         outputs = [outputs] if isinstance(outputs[0], str) else outputs  # one output: a bare triple
-        head = None
-        # A VAE's encoder: a chain to z_mean, and z_log_var beside it, fed by the same layer.
-        if (len(outputs) == 2 and len(layers) >= 4 and [o[0] for o in outputs] == [l["name"] for l in layers[-2:]]
-                and _fed_by(layers[-1]) == layers[-3]["name"]):
-            head, layers, outputs = layers[-1], layers[:-1], outputs[:1]
-        for prev, layer in zip(layers, layers[1:]):
-            nodes = layer.get("inbound_nodes") or []
-            args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
-            history = (args[0].get("config", {}).get("keras_history")
-                       if len(args) == 1 and isinstance(args[0], dict) else None)
-            # mask=None and training=False change nothing at inference; any other keyword might.
-            extra = [v for v in (nodes[0].get("kwargs") or {}).values() if v not in (None, False)] if nodes else []
-            if not history or history[0] != prev["name"] or extra:
-                raise Unsupported(f"layer {layer['name']!r} is not fed by the layer before it")
-        if len(outputs) != 1 or not outputs[0] or outputs[0][0] != layers[-1]["name"]:
-            raise Unsupported("a model whose output is not its last layer")
+        if not 1 <= len(outputs) <= 2 or any(not o or o[0] not in names or o[1:] != [0, 0] for o in outputs):
+            raise Unsupported("a model of one output (or a VAE encoder's two)")
+        self._outputs = [names.index(o[0]) for o in outputs]
+        # When each value is last needed: a graph's intermediate images are freed as it runs.
+        self._last_use = {j: max([i + 1 for i, src in enumerate(self._sources) if j in src] + [0])
+                          for j in range(len(layers))}
         self.name, self._config = config["name"], config
         shape = layers[0]["config"].get("batch_shape") or layers[0]["config"].get("batch_input_shape")
         self.input_shape = tuple(shape)
-        keys = _weight_keys(all_layers)
+        keys = _weight_keys(layers)
         self.layers: list[dict] = [_layer(layer, key, group) for layer, key in zip(layers[1:], keys[1:])]
-        self.head = _layer(head, keys[-1], group) if head is not None else None
-        x = np.zeros((1, *self.input_shape[1:]), np.float32)
-        for layer in self.layers:  # one pass on zeros: every layer's output shape, and a check it runs
-            x = layer["call"](x)
-            layer["shape"] = tuple(x.shape[1:])
-        self.output_shape = (None, *x.shape[1:])
+        values = self._run(np.zeros((1, *self.input_shape[1:]), np.float32), keep=True)
+        for layer, value in zip(self.layers, values[1:]):  # one pass on zeros: shapes, and a check it runs
+            layer["shape"] = tuple(value.shape[1:])
+        self.output_shape = (None, *values[self._outputs[0]].shape[1:])
+
+    def _run(self, x: np.ndarray, keep: bool = False) -> list:
+        """Every layer's value on ``x`` (the input first); those no later layer or output needs
+        are dropped as it goes, unless ``keep``."""
+        values: list = [x]
+        wanted = set(self._outputs)
+        layers = self.layers  # the list as it is now (see set_weights)
+        for i, (layer, sources) in enumerate(zip(layers, self._sources), start=1):
+            args = [values[j] for j in sources]
+            values.append(layer["call"](args if layer["kind"] in MERGES else args[0]))
+            if not keep:
+                for j in sources:
+                    if self._last_use[j] <= i and j not in wanted:
+                        values[j] = None
+        return values
 
     def log_var(self, x) -> np.ndarray | None:
         """A VAE encoder's second output (``z_log_var``) for images ``x``, or None for others."""
-        if self.head is None:
+        if len(self._outputs) < 2:
             return None
-        x = np.asarray(x, np.float32)
-        for layer in self.layers[:-1]:
-            x = layer["call"](x)
-        return self.head["call"](x).astype(np.float32, copy=False)
+        with blas_threads(1 if len(x) <= SMALL_BATCH else None):
+            return self._run(np.asarray(x, np.float32))[self._outputs[1]].astype(np.float32, copy=False)
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x, np.float32)
         with blas_threads(1 if len(x) <= SMALL_BATCH else None):
-            for layer in self.layers:  # the list as it is now (see set_weights)
-                x = layer["call"](x)
-        return x.astype(np.float32, copy=False)
+            out = self._run(x)[self._outputs[0]]
+        return out.astype(np.float32, copy=False)
 
     def predict_on_batch(self, x) -> np.ndarray:
         return self(x)
 
-    def _all(self) -> list[dict]:
-        return self.layers + ([self.head] if self.head is not None else [])
-
     def get_weights(self) -> list[np.ndarray]:
-        return [w for layer in self._all() for w in layer["weights"]]
+        return [w for layer in self.layers for w in layer["weights"]]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Rebuild every layer over new weights (Keras's order: layer by layer, a head last)."""
+        """Rebuild every layer over new weights (Keras's order: layer by layer)."""
         weights, layers = list(weights), []
-        for layer in self._all():
+        for layer in self.layers:
             new = [np.asarray(weights.pop(0), np.float32) for _ in layer["weights"]]
             activation, call = LAYERS[layer["kind"]](layer["config"], new)
             layers.append({**layer, "activation": activation, "call": call, "weights": new})
-        # One assignment each: a decode running meanwhile (a tap while training ends) uses the old
+        # One assignment: a decode running meanwhile (a tap while training ends) uses the old
         # model or the new one, never half of each.
-        self.layers, self.head = layers[:len(self.layers)], (layers[-1] if self.head is not None else None)
+        self.layers = layers
 
     def count_params(self) -> int:
         return sum(w.size for w in self.get_weights())
@@ -357,7 +384,7 @@ class Chain:
 
     def named_weights(self) -> list[tuple[str, np.ndarray]]:
         """``("<layer>/<weight>", array)`` for every weight, in :meth:`get_weights`'s order."""
-        return [(f"{layer['name']}/{name}", w) for layer in self._all()
+        return [(f"{layer['name']}/{name}", w) for layer in self.layers
                 for name, w in zip(_weight_names(layer), layer["weights"], strict=True)]
 
 
@@ -372,12 +399,29 @@ def _weight_names(layer: dict) -> tuple[str, ...]:
     return names
 
 
-def _fed_by(layer: dict) -> str | None:
-    """The name of the one layer feeding ``layer`` (from its config), or None."""
+def _inbound(layer: dict) -> list[str]:
+    """The names of the layers whose outputs feed ``layer`` (from its config; a merge layer has
+    several), or [] for what this module does not run: a layer called twice, a tensor of a
+    layer's other outputs, a keyword that changes the call."""
     nodes = layer.get("inbound_nodes") or []
-    args = nodes[0].get("args", []) if len(nodes) == 1 and isinstance(nodes[0], dict) else []
-    history = args[0].get("config", {}).get("keras_history") if len(args) == 1 and isinstance(args[0], dict) else None
-    return history[0] if history else None
+    if len(nodes) != 1 or not isinstance(nodes[0], dict):
+        return []
+    # mask=None and training=False change nothing at inference; any other keyword might.
+    if any(v not in (None, False) for v in (nodes[0].get("kwargs") or {}).values()):
+        return []
+    tensors, pending = [], list(nodes[0].get("args", []))
+    while pending:
+        arg = pending.pop(0)
+        if isinstance(arg, list):
+            pending[:0] = arg
+        elif isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            history = arg.get("config", {}).get("keras_history") or []
+            if len(history) != 3 or history[1:] != [0, 0]:
+                return []
+            tensors.append(history[0])
+        else:
+            return []
+    return tensors
 
 
 def _layer(layer: dict, key: str, group) -> dict:

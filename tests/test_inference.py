@@ -118,12 +118,28 @@ def test_layers_and_settings_it_does_not_run_are_left_to_keras(tmp_path):
                                 keras.layers.Flatten(), keras.layers.Dense(2)])
     assert _saved(tmp_path, grouped, keras.Sequential([keras.Input((2,)), keras.layers.Dense(28 * 28 * 2)]),
                   (28, 28, 2)) is None
-    # A branching graph (a skip connection) is no chain.
+    # A layer called twice (shared weights on two paths) is no graph this module runs.
     x = inputs = keras.Input((28, 28))
     flat = keras.layers.Flatten()(x)
-    x = keras.layers.Add()([keras.layers.Dense(784)(flat), flat])
-    branching = keras.Model(inputs, keras.layers.Dense(2)(x))
-    assert _saved(tmp_path, branching, dense_decoder) is None
+    shared = keras.layers.Dense(784)
+    twice = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Add()([shared(flat), shared(shared(flat))])))
+    assert _saved(tmp_path, twice, dense_decoder) is None
+
+
+def test_graphs_a_skip_connection_and_merges_match_keras(tmp_path, mnist_small):
+    """Not only chains: a residual encoder (Add) and a decoder that concatenates, subtracts,
+    multiplies and averages its branches."""
+    L = keras.layers
+    x = inputs = keras.Input((28, 28))
+    flat = L.Flatten()(x)
+    h = L.Dense(32, activation="relu")(flat)
+    h = L.Add()([h, L.Dense(32, activation="relu")(h)])
+    encoder = keras.Model(inputs, L.Dense(4)(h))
+    z = keras.Input((4,))
+    a, b = L.Dense(16, activation="tanh")(z), L.Dense(16, activation="sigmoid")(z)
+    m = L.Concatenate()([L.Subtract()([a, b]), L.Multiply()([a, b]), L.Average()([a, b]), L.Maximum()([a, b])])
+    decoder = keras.Model(z, L.Reshape((28, 28))(L.Dense(784, activation="sigmoid")(m)))
+    _numpy_matches_keras(tmp_path, encoder, decoder, mnist_small.images[:32])
 
 
 def test_the_layers_it_runs_beyond_the_presets(tmp_path, mnist_small):
@@ -142,6 +158,18 @@ def test_the_layers_it_runs_beyond_the_presets(tmp_path, mnist_small):
     np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
 
 
+def _numpy_matches_keras(tmp_path, encoder, decoder, x):
+    """The user's models wrapped and perturbed, saved, and run by NumPy: its encoder and stacked
+    model give Keras's outputs on ``x``. Returns (the Keras autoencoder, the NumPy one)."""
+    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
+    ae.model.save(tmp_path / "autoencoder.keras")
+    ours = load_autoencoder(tmp_path / "autoencoder.keras")
+    assert ours is not None, "these layers and settings run with NumPy"
+    np.testing.assert_allclose(ours.encoder(x), ae.encoder.predict_on_batch(x), atol=5e-6)
+    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+    return ae, ours
+
+
 def test_dilation_no_bias_and_layer_normalisation_match_keras(tmp_path, mnist_small):
     L = keras.layers
     encoder = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(4, 3, dilation_rate=2, padding="same"),
@@ -152,13 +180,7 @@ def test_dilation_no_bias_and_layer_normalisation_match_keras(tmp_path, mnist_sm
                                 L.LayerNormalization(scale=False), L.Reshape((7, 7, 2)),
                                 L.Conv2DTranspose(2, 3, strides=4, padding="same", use_bias=False),
                                 L.Conv2D(1, 3, padding="same", activation="sigmoid")])
-    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
-    ae.model.save(tmp_path / "autoencoder.keras")
-    ours = load_autoencoder(tmp_path / "autoencoder.keras")
-    assert ours is not None, "these settings run with NumPy"
-    x = mnist_small.images[:32]
-    np.testing.assert_allclose(ours.encoder(x), ae.encoder.predict_on_batch(x), atol=5e-6)
-    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+    ae, ours = _numpy_matches_keras(tmp_path, encoder, decoder, mnist_small.images[:32])
     # the page's decoder written from the archive is the one written from Keras: names and bytes
     from aereport.tfjs import save_tfjs
 
@@ -181,13 +203,7 @@ def test_pooling_upsampling_and_rescaling_match_keras(tmp_path, mnist_small, pad
     decoder = keras.Sequential([keras.Input((3,)), L.Dense(7 * 7 * 2, activation="relu"), L.Reshape((7, 7, 2)),
                                 L.UpSampling2D(2), L.Conv2D(2, 3, padding="same", activation="relu"),
                                 L.UpSampling2D((2, 2)), L.Conv2D(1, 3, padding="same", activation="sigmoid")])
-    ae = _perturbed(from_models(encoder, decoder, (28, 28)))
-    ae.model.save(tmp_path / "autoencoder.keras")
-    ours = load_autoencoder(tmp_path / "autoencoder.keras")
-    assert ours is not None, "these layers run with NumPy"
-    x = mnist_small.images[:32]
-    np.testing.assert_allclose(ours.encoder(x), ae.encoder.predict_on_batch(x), atol=5e-6)
-    np.testing.assert_allclose(ours.model(x), ae.model.predict_on_batch(x), atol=5e-6)
+    _numpy_matches_keras(tmp_path, encoder, decoder, mnist_small.images[:32])
 
 
 def test_a_served_run_never_imports_tensorflow(trained_run, tmp_path):

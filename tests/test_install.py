@@ -57,6 +57,21 @@ def wheel_run(full, tmp_path_factory) -> Path:
     return run
 
 
+def _serves(bin_: Path, run: Path, env: dict, log: Path) -> None:
+    """``aereport serve`` of that venv answers its first page for ``run``."""
+    port = free_port()
+    with open(log, "w") as out:
+        server = subprocess.Popen([bin_ / "aereport", "serve", "--run", run, "--port", str(port)], stdout=out,
+                                  stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(server, port, log)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+                assert page.status == 200 and b"aereport" in page.read()
+        finally:
+            server.terminate()
+            server.wait(20)
+
+
 def test_the_lean_install_has_no_tensorflow_and_ships_its_scripts(lean):
     out = subprocess.run([lean / "python", "-c", """
 import importlib.util, sys
@@ -81,17 +96,7 @@ print(len(report.state.layouts), report.state.latent.decode("ae", 0.0, 0.0)[0].s
     exported = subprocess.run([lean / "aereport", "export", run, tmp_path / "report.html"], capture_output=True,
                               text=True, env=env)
     assert exported.returncode == 0 and (tmp_path / "report.html").stat().st_size > 1e6, exported.stderr[-2000:]
-    port = free_port()
-    with open(tmp_path / "serve.log", "w") as log:
-        server = subprocess.Popen([lean / "aereport", "serve", "--run", run, "--port", str(port)], stdout=log,
-                                  stderr=subprocess.STDOUT, env=env)
-        try:
-            wait_for_port(server, port, tmp_path / "serve.log")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
-                assert page.status == 200 and b"aereport" in page.read()
-        finally:
-            server.terminate()
-            server.wait(20)
+    _serves(bin_=lean, run=run, env=env, log=tmp_path / "serve.log")
 
 
 def test_the_lean_install_lays_out_a_run_the_full_install_serves_and_names_the_extra_to_train(
@@ -108,17 +113,7 @@ def test_the_lean_install_lays_out_a_run_the_full_install_serves_and_names_the_e
     exported = subprocess.run([full / "aereport", "export", run, tmp_path / "report.html"], capture_output=True,
                               text=True, env=env)
     assert exported.returncode == 0 and (tmp_path / "report.html").stat().st_size > 1e6, exported.stderr[-2000:]
-    port = free_port()
-    with open(tmp_path / "serve.log", "w") as log:
-        server = subprocess.Popen([full / "aereport", "serve", "--run", run, "--port", str(port)], stdout=log,
-                                  stderr=subprocess.STDOUT, env=env)
-        try:
-            wait_for_port(server, port, tmp_path / "serve.log")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
-                assert page.status == 200 and b"aereport" in page.read()
-        finally:
-            server.terminate()
-            server.wait(20)
+    _serves(bin_=full, run=run, env=env, log=tmp_path / "serve.log")
     start = time.perf_counter()
     trained = subprocess.run([lean / "aereport", "train", "--run", tmp_path / "new", "--epochs", "1"],
                              capture_output=True, text=True)

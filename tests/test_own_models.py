@@ -95,9 +95,9 @@ def vae(digits):
     return model
 
 
-@pytest.fixture(scope="module")
-def conv_autoencoder(digits):
-    """keras.io's convolutional autoencoder: one Model, trained briefly."""
+def keras_io_conv_autoencoder(images: np.ndarray, epochs: int = 1) -> keras.Model:
+    """keras.io's convolutional autoencoder (examples/vision/autoencoder.py), as it writes it:
+    one Model, compiled with binary cross-entropy, trained on ``images`` (N, 28, 28)."""
     keras.utils.set_random_seed(0)
     inputs = layers.Input(shape=(28, 28, 1))
     x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(inputs)
@@ -109,9 +109,13 @@ def conv_autoencoder(digits):
     x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
     autoencoder = keras.Model(inputs, x)
     autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
-    images = digits.images[..., None]
-    autoencoder.fit(images, images, epochs=1, batch_size=128, verbose=0)
+    autoencoder.fit(images[..., None], images[..., None], epochs=epochs, batch_size=128, verbose=0)
     return autoencoder
+
+
+@pytest.fixture(scope="module")
+def conv_autoencoder(digits):
+    return keras_io_conv_autoencoder(digits.images)
 
 
 def _second_pooling(model):
@@ -221,7 +225,8 @@ def test_a_residual_decoder(digits, tmp_path):
                               run_dir=tmp_path / "run")
     # flat: the decoder's own layers, not one nested model, so TF.js can load it
     assert "Add" in {type(layer).__name__ for layer in report.state.ae.decoder.layers}
-    _decodes_as_keras(report, decoder, tmp_path)
+    reopened = _decodes_as_keras(report, decoder, tmp_path)
+    assert isinstance(reopened.state.ae.decoder, Chain)  # served with NumPy: no TensorFlow for a graph
 
 
 def test_flat_images_take_image_shape(digits, tmp_path):
