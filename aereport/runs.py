@@ -123,6 +123,7 @@ def describe(run: Run, safe_mode: bool = True) -> str:
     lines = [f"run: {run.path} ({size / 1e6:.1f} MB on disk)", f"dataset: {cfg.get('dataset')}",
              f"images: {cfg.get('n_images')} of shape {cfg.get('img_shape')}",
              f"model: preset={cfg.get('preset')} latent_dim={cfg.get('latent_dim')}"
+             + (f" beta={cfg.get('beta', 1.0):g}" if cfg.get("preset") == "vae" else "")
              + ("" if run.has_model else " (no trained model yet)"), trained, *_labels_and_mse(run, safe_mode)]
     notes: list[str] = []
     try:

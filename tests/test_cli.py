@@ -66,6 +66,7 @@ def test_the_vae_preset_trains_on_its_kl_term_and_is_served_with_numpy(tmp_path,
     assert Run(run).config["beta"] == 4.0 and Run(run).history[0]["loss"] > Run(tmp_path / "plain").history[0]["loss"]
     aereport("train", "--run", run, "--epochs", 1)  # resumes with its own beta
     assert len(Run(run).history) == 2
+    assert "model: preset=vae latent_dim=2 beta=4" in aereport("info", "--run", run).stdout
     refused = aereport("train", "--run", run, "--epochs", 1, "--beta", 2, check=False)
     assert refused.returncode == 2 and "already holds a run with beta=4.0" in refused.stderr
     served = Run(run).load_autoencoder(numpy=True)  # no TensorFlow for the server
