@@ -208,7 +208,9 @@ def test_a_bottleneck_is_named_or_the_candidates_listed(conv_autoencoder, digits
     assert not (tmp_path / "run").exists()
 
 
-def test_a_residual_decoder(digits, tmp_path):
+@pytest.fixture(scope="module")
+def residual(digits):
+    """A plain encoder and a residual decoder (Add, Concatenate), trained together briefly."""
     keras.utils.set_random_seed(0)
     encoder = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(64, activation="relu"),
                                 layers.Dense(8)], name="enc")
@@ -221,6 +223,11 @@ def test_a_residual_decoder(digits, tmp_path):
     model = keras.Sequential([encoder, decoder])
     model.compile("adam", "mse")
     model.fit(digits.images, digits.images, epochs=1, batch_size=128, verbose=0)
+    return encoder, decoder
+
+
+def test_a_residual_decoder(residual, digits, tmp_path):
+    encoder, decoder = residual
     report = aereport.explore(digits.images, encoder=encoder, decoder=decoder, layouts=("ae",),
                               run_dir=tmp_path / "run")
     # flat: the decoder's own layers, not one nested model, so TF.js can load it
@@ -292,11 +299,31 @@ def conv_run(conv_autoencoder, digits, tmp_path_factory):
     return run
 
 
+def test_the_keras_io_vae_served_and_exported_decodes_keras_pixels(vae, digits, browser, tmp_path):
+    run = tmp_path / "run"
+    aereport.explore(digits.images, digits.labels, encoder=vae.encoder, decoder=vae.decoder, layouts=("ae",),
+                     run_dir=run)
+    _served_and_exported_as_keras(run, vae.decoder, browser, tmp_path)
+
+
 def test_the_conv_autoencoder_served_and_exported_decodes_keras_pixels(conv_run, conv_autoencoder, browser,
                                                                        tmp_path):
-    """keras.io's conv autoencoder, as `aereport serve` shows it (a tap decodes the blend of the
-    nearest samples' 1,568-D codes, with NumPy) and as its exported page does (TF.js, offline):
-    Keras's pixels for the same codes."""
+    cut = _second_pooling(conv_autoencoder).output
+    _served_and_exported_as_keras(conv_run, keras.Model(cut, conv_autoencoder.outputs), browser, tmp_path)
+
+
+def test_the_residual_decoder_served_and_exported_decodes_keras_pixels(residual, digits, browser, tmp_path):
+    encoder, decoder = residual
+    run = tmp_path / "run"
+    aereport.explore(digits.images, encoder=encoder, decoder=decoder, layouts=("ae",), run_dir=run)
+    _served_and_exported_as_keras(run, decoder, browser, tmp_path)
+
+
+def _served_and_exported_as_keras(run, decoder, browser, tmp_path):
+    """The run as `aereport serve` shows it (a tap decodes, with NumPy, the position's code: itself
+    on a 2-D plane, else the blend of the nearest samples' codes) and as its exported page does
+    (TF.js, offline, through its field for a wide code): Keras's pixels for the same code, to 1e-5;
+    the page under 15 MB with no request."""
     import subprocess
     import sys
     from pathlib import Path
@@ -308,12 +335,24 @@ def test_the_conv_autoencoder_served_and_exported_decodes_keras_pixels(conv_run,
     from .test_browser import open_tab, tap, wait_for
     from .test_export import open_offline
 
-    cut = _second_pooling(conv_autoencoder).output
-    decoder = keras.Model(cut, conv_autoencoder.outputs)
-    state = aereport.open(conv_run).state
+    state = aereport.open(run).state
+
+    def keras_image(z):
+        return np.asarray(decoder.predict_on_batch(z.reshape(1, *decoder.input_shape[1:]))).reshape(28, 28)
+
+    def shown(page):
+        d = page.evaluate(READ, "decoded-image")
+        return np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
+
+    def tapped(page, fx, fy):
+        old = page.evaluate(READ, "decoder-marker")
+        marker = tap(page, "decoder-marker", fx, fy,
+                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
+        return marker["x"][0], marker["y"][0]
+
     port = free_port()
     with open(tmp_path / "serve.log", "w") as log:
-        server = subprocess.Popen([str(Path(sys.executable).with_name("aereport")), "serve", "--run", str(conv_run),
+        server = subprocess.Popen([str(Path(sys.executable).with_name("aereport")), "serve", "--run", str(run),
                                    "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(server, port, tmp_path / "serve.log")
@@ -321,37 +360,24 @@ def test_the_conv_autoencoder_served_and_exported_decodes_keras_pixels(conv_run,
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60000)
             open_tab(page, "Decoder", "decoder-marker")
-            old = page.evaluate(READ, "decoder-marker")
-            marker = tap(page, "decoder-marker", 0.4, 0.55,
-                         lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
-            z = state.latent.code_at("ae", marker["x"][0], marker["y"][0])[0]
-            expected = np.asarray(decoder.predict_on_batch(z.reshape(1, 7, 7, 32))).reshape(28, 28)
-
-            def shown():
-                d = page.evaluate(READ, "decoded-image")
-                image = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
-                return np.abs(image - expected).max() <= 1e-5
-            wait_for(page, shown)
+            expected = keras_image(state.latent.code_at("ae", *tapped(page, 0.4, 0.55))[0])
+            wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5)
             page.close()
         finally:
             server.terminate()
             server.wait(20)
     assert_no_traceback(tmp_path / "serve.log")
 
-    out = export_report(conv_run, tmp_path / "conv.html")
-    field = state.latent.field("ae", field_size(state.ae.latent_dim))
+    out = export_report(run, tmp_path / "report.html")
+    field = None if state.direct else state.latent.field("ae", field_size(state.ae.latent_dim))
     context, page, blocked, errors, _ = open_offline(browser, out)
     try:
         page.get_by_text("Decoder", exact=True).first.click()
         page.wait_for_timeout(500)
-        old = page.evaluate(READ, "decoder-marker")
-        marker = tap(page, "decoder-marker", 0.6, 0.4,
-                     lambda: (m := page.evaluate(READ, "decoder-marker")) and m["x"] != old["x"] and m)
-        z = field_at(field, marker["x"][0], marker["y"][0])
-        expected = np.asarray(decoder.predict_on_batch(z.reshape(1, 7, 7, 32))).reshape(28, 28)
-        d = page.evaluate(READ, "decoded-image")
-        image = np.flipud(np.asarray(d["image"], np.float32).reshape(d["shape"]))
-        assert np.abs(image - expected).max() <= 1e-5
+        x, y = tapped(page, 0.6, 0.4)
+        z = np.array([x, y], np.float32) if field is None else field_at(field, x, y)
+        expected = keras_image(z)
+        wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5)
         assert blocked == [] and errors == [] and out.stat().st_size < 15e6
     finally:
         context.close()
