@@ -128,9 +128,7 @@ def export_report(run, out: str | os.PathLike, fmt: str = "html", samples: int =
     doc_html = _drop_external_scripts(static_report(state, samples=samples, field=field))
     payload = {**decoder_payload(state.ae.decoder), "image_shape": list(state.dataset.image_shape)}
     if state.ae.latent_dim > 2:  # the traversal the page sweeps around a tapped code
-        dims = state.latent.traversal_dims()
-        payload["traversal"] = {"dims": dims.tolist(), "sigma": state.latent.codes.std(axis=0)[dims].tolist(),
-                                "steps": 9, "spread": 3.0}
+        payload["traversal"] = state.latent.traversal_spec()
     if field is not None:
         # float32 bytes in base64 (5.3 characters a value; JSON's decimals took ~19)
         codes = np.ascontiguousarray(field["codes"], "<f4").ravel()

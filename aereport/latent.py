@@ -190,25 +190,35 @@ class LatentMap:
         points = (1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64)
         return self.decode_codes(self.codes_at(layout, points))
 
-    def traversal_dims(self, most: int = 8) -> np.ndarray:
-        """The latent dimensions a traversal sweeps: the ``most`` whose codes spread widest over
-        the dataset (largest σ first)."""
-        sigma = self.codes.std(axis=0)
-        return np.argsort(-sigma, kind="stable")[:check_positive_int("most", most)]
+    def spread(self) -> np.ndarray:
+        """σ of each latent dimension over the dataset's codes (computed once per map)."""
+        return self._once("spread", "", lambda: self.codes.std(axis=0))
 
-    def traversal(self, code: np.ndarray, steps: int = 9, spread: float = 3.0, most: int = 8) -> np.ndarray:
-        """Latent traversal around ``code`` (d,): for each of :meth:`traversal_dims`, ``steps``
-        images sweeping that dimension alone from ``-spread``·σ to ``+spread``·σ of the dataset's
-        codes around its value. Returns ``(rows, steps, H, W[, C])``; :func:`traversal_codes`
-        gives the codes (the page's ``traversalCodes`` is its twin).
+    def traversal_spec(self, steps: int = 9, spread: float = 3.0, most: int = 8) -> dict:
+        """What a traversal sweeps: ``dims``, the ``most`` dimensions whose codes spread widest
+        (largest σ first), their ``sigma``, and ``steps`` images from ``-spread``·σ to
+        ``+spread``·σ; JSON-ready, as the exported page's ``runtime.traverse`` reads it.
+
+        >>> m.traversal_spec()["dims"]  # doctest: +SKIP
+        [1, 6, 5, 4, 0, 2, 7, 3]
+        """
+        sigma = self.spread()
+        dims = np.argsort(-sigma, kind="stable")[:check_positive_int("most", most)]
+        return {"dims": dims.tolist(), "sigma": sigma[dims].tolist(), "steps": check_positive_int("steps", steps),
+                "spread": float(spread)}
+
+    def traversal(self, code: np.ndarray, spec: dict | None = None) -> np.ndarray:
+        """Latent traversal around ``code`` (d,): for each dimension of ``spec``
+        (:meth:`traversal_spec`; its defaults when None), its images sweeping that dimension alone
+        around its value. Returns ``(rows, steps, H, W[, C])``; :func:`traversal_codes` gives the
+        codes.
 
         >>> m.traversal(m.code_at("ae", 0.5, 1.0)[0]).shape  # doctest: +SKIP
         (8, 9, 28, 28)
         """
-        dims = self.traversal_dims(most)
-        codes = traversal_codes(code, self.codes.std(axis=0)[dims], dims, steps, spread)
-        images = self.decode_codes(codes)
-        return images.reshape(len(dims), steps, *images.shape[1:])
+        spec = spec or self.traversal_spec()
+        images = self.decode_codes(traversal_codes(code, spec["sigma"], spec["dims"], spec["steps"], spec["spread"]))
+        return images.reshape(len(spec["dims"]), spec["steps"], *images.shape[1:])
 
     def field(self, layout: str = "ae", size: int = 64) -> dict:
         """:meth:`codes_at` on a ``size``×``size`` grid over ``layout``'s extent, for a page with no

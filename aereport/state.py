@@ -191,8 +191,9 @@ class ReportState(Status):
 
     @property
     def variational(self) -> dict | None:
-        """A VAE's extras, for the model shown now: ``{"log_var": (n, d), "kl": (d,) mean KL per
-        dimension, "active": (d,) bool}``; None for another autoencoder. Computed once a model.
+        """A VAE's extras, for the model shown now: ``{"log_var": (n, d), "sigma": (n, d), "kl": (d,)
+        mean KL per dimension, "active": (d,) bool}``; None for another autoencoder. Computed once a
+        model.
 
         >>> state.variational["active"].sum()  # doctest: +SKIP
         2
@@ -204,7 +205,7 @@ class ReportState(Status):
             extras = None
             if log_var is not None:
                 kl = kl_per_dimension(self.latent.codes, log_var)
-                extras = {"log_var": log_var, "kl": kl, "active": active_units(kl)}
+                extras = {"log_var": log_var, "sigma": np.exp(0.5 * log_var), "kl": kl, "active": active_units(kl)}
             cached = self._variational = (version, extras)
         return cached[1]
 

@@ -76,6 +76,8 @@ class TrainingConfig:
         ...
         aereport._validation.AEReportError: latent_dim must be at most the values of one image (784 for images of shape (28, 28)): a wider code compresses nothing. Received: latent_dim=1000
         """
+        if self.preset == CUSTOM:  # a user's model is what it is (keras.io's conv code is wider than its image)
+            return
         values = math.prod(img_shape)
         if self.latent_dim > values:
             raise AEReportError(f"latent_dim must be at most the values of one image ({values} for images of shape "
@@ -105,8 +107,7 @@ def new_run(path: str | os.PathLike, config: TrainingConfig, dataset: Dataset,
 
     >>> new_run("runs/x", TrainingConfig(), load_dataset())  # doctest: +SKIP
     """
-    if config.preset != CUSTOM:  # a user's model is what it is (keras.io's conv code is wider than its image)
-        config.check_fits(dataset.image_shape)
+    config.check_fits(dataset.image_shape)
     record = dataclasses.asdict(config)
     if config.batch_size is None:  # recorded, so that resuming trains on as the run began
         held_out = _held_out(dataset)

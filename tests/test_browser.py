@@ -565,24 +565,30 @@ def test_every_tab_fits_common_windows(served, browser, width, height):
         context.close()
 
 
+def assert_zoom_stops_at_about_one_point(page, renderer: str, xy: np.ndarray, settle_ms: int = 500) -> None:
+    """Sixty wheel steps in, over the middle of the plot holding ``renderer``: its view stops at
+    :func:`~aereport.views.plane.min_span` of the layout ``xy``, or a wheel step short of it (a step
+    that would pass it is not taken), and that span is no vanishing fraction of the layout."""
+    from aereport.views.plane import min_span
+
+    x0, x1, y0, y1 = page.evaluate(RANGES, renderer)
+    page.mouse.move(*page.evaluate(SCREEN_AT, [renderer, (x0 + x1) / 2, (y0 + y1) / 2]))
+    for _ in range(60):
+        page.mouse.wheel(0, -240)
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(settle_ms)
+    x0, x1, y0, y1 = page.evaluate(RANGES, renderer)
+    sx, sy = min_span(xy)
+    assert sx * (1 - 1e-9) <= x1 - x0 <= sx * 1.25 and sy * (1 - 1e-9) <= y1 - y0 <= sy * 1.25
+    assert sx > 1e-4 * np.ptp(xy[:, 0])
+
+
 def test_zoom_stops_at_about_one_point_in_view(served, page):
     """Sixty wheel steps in: the view stops at a quarter of the points' typical spacing (it went on
     to a 3e-12-wide window of 15-digit ticks)."""
     from aereport.store import Run
-    from aereport.views.plane import min_span
 
     url, run_dir = served
     page.goto(url)
     open_tab(page, "Embeddings", "embedding-raster")
-    xy = Run(run_dir).load_layouts()["ae"]["xy"]
-    x0, x1, y0, y1 = page.evaluate(RANGES, "embedding-raster")
-    page.mouse.move(*page.evaluate(SCREEN_AT, ["embedding-raster", (x0 + x1) / 2, (y0 + y1) / 2]))
-    for _ in range(60):
-        page.mouse.wheel(0, -240)
-        page.wait_for_timeout(20)
-    page.wait_for_timeout(500)
-    x0, x1, y0, y1 = page.evaluate(RANGES, "embedding-raster")
-    sx, sy = min_span(xy)
-    # at the limit, or a wheel step short of it (a step that would pass it is not taken)
-    assert sx * (1 - 1e-9) <= x1 - x0 <= sx * 1.25 and sy * (1 - 1e-9) <= y1 - y0 <= sy * 1.25
-    assert sx > 1e-4 * np.ptp(xy[:, 0])
+    assert_zoom_stops_at_about_one_point(page, "embedding-raster", Run(run_dir).load_layouts()["ae"]["xy"])

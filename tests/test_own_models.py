@@ -361,7 +361,7 @@ def _served_and_exported_as_keras(run, decoder, browser, tmp_path):
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60000)
             open_tab(page, "Decoder", "decoder-marker")
             expected = keras_image(state.latent.code_at("ae", *tapped(page, 0.4, 0.55))[0])
-            wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5)
+            wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5, timeout=90)
             page.close()
         finally:
             server.terminate()
@@ -377,7 +377,32 @@ def _served_and_exported_as_keras(run, decoder, browser, tmp_path):
         x, y = tapped(page, 0.6, 0.4)
         z = np.array([x, y], np.float32) if field is None else field_at(field, x, y)
         expected = keras_image(z)
-        wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5)
+        wait_for(page, lambda: np.abs(shown(page) - expected).max() <= 1e-5, timeout=90)
         assert blocked == [] and errors == [] and out.stat().st_size < 15e6
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(loss="nope"), r"loss must be a Keras loss: a name such as 'mse'.* Received: loss='nope'"),
+    (dict(history=[0.3, 0.2]), r"history must be what model.fit returns .* Received: history='list'"),
+    (dict(history={"loss": [0.3, "x"]}), r"history must hold one number per epoch .* Received: metric='loss'"),
+    (dict(history={"loss": [0.3], "val_loss": [0.2, 0.1]}), r"history's 'val_loss' has 2 epochs, its 'loss' 1"),
+    (dict(history={"loss": [float("nan")]}), r"history's loss must be finite"),
+    (dict(input_scale=0), r"input_scale must be a positive number .* Received: input_scale=0"),
+    (dict(code="z_mean"), r"code= names one of several encoder outputs; this encoder has one"),
+    (dict(autoencoder="model"), r"pass autoencoder= \(one model\) or encoder= and decoder=, not both"),
+])
+def test_bad_own_model_arguments_get_one_clear_line(residual, digits, tmp_path, kwargs, message):
+    encoder, decoder = residual
+    with pytest.raises(AEReportError, match=message):
+        aereport.explore(digits.images, encoder=encoder, decoder=decoder, run_dir=tmp_path / "run", **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bottleneck_or_history_needs_a_model(digits, tmp_path):
+    with pytest.raises(AEReportError, match=r"bottleneck= names a layer of autoencoder=, which is missing"):
+        aereport.explore(digits.images, bottleneck="code", run_dir=tmp_path / "run")
+    with pytest.raises(AEReportError, match=r"history= is the loss of your own model"):
+        aereport.explore(digits.images, history={"loss": [0.1]}, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import holoviews as hv
-import numpy as np
 import panel as pn
 import param
 from panel.io.state import set_curdoc
@@ -235,7 +234,7 @@ class PlaneView(StateView):
         extras = self.state.variational
         if self.layout != "ae" or extras is None:
             return None
-        return sigma_pixels(self.state.layouts["ae"], np.exp(0.5 * extras["log_var"]), vp)
+        return sigma_pixels(self.state.layouts["ae"], extras["sigma"], vp)
 
     def _thumbnails(self, x_range=None, y_range=None, width=None, height=None, name="", **_) -> hv.RGB:
         xy = self.state.layouts[self.layout]

@@ -57,14 +57,17 @@ class Traversal(pn.viewable.Viewer):
         super().__init__(**params)
         self._figures: list = []
 
+    def _spec(self) -> dict:
+        return self.state.latent.traversal_spec(self.steps, most=self.rows)
+
     def images(self) -> np.ndarray:
         """The traversal as one image: ``rows`` × ``steps`` tiles."""
         code = self.state.latent.code_at(self.layout, *self.at)[0]
-        tiles = self.state.latent.traversal(code, self.steps, most=self.rows)
+        tiles = self.state.latent.traversal(code, self._spec())
         return grid(tiles.reshape(-1, *tiles.shape[2:]), columns=self.steps)
 
     def _title(self) -> str:
-        dims = ", ".join(f"z{d}" for d in self.state.latent.traversal_dims(self.rows))
+        dims = ", ".join(f"z{d}" for d in self._spec()["dims"])
         return f"traversal of {dims}: −3σ … +3σ"
 
     @param.depends("layout", "at", watch=True)
